@@ -119,7 +119,7 @@ def prelu(Z, alpha):
 
 
 def prelu_grad(Z, alpha):
-    """PReLU 对 z 的导数（1 或 α）；对 α 的导数见 :func:`prelu_grad_alpha`。"""
+    """PReLU 对 z 的导数（1 或 α）；对 α 的导数另见 prelu_grad_alpha。"""
     Z = np.asarray(Z)
     dtype = np.result_type(Z, np.float32)
     return np.where(Z > 0, 1.0, np.asarray(alpha)).astype(dtype)

@@ -224,10 +224,10 @@ def pad2d(X, pads, mode: str = "zeros"):
         )
     if isinstance(pads, (int, np.integer)):
         pads = ((pads, pads), (pads, pads))
-    (t, b), (l, r) = pads
-    if min(t, b, l, r) < 0:
+    (top, bottom), (left, right) = pads
+    if min(top, bottom, left, right) < 0:
         raise ValueError(f"填充层数不能为负，收到 {pads!r}。")
-    width = ((0, 0), (t, b), (l, r), (0, 0))
+    width = ((0, 0), (top, bottom), (left, right), (0, 0))
     if mode == "zeros":
         return np.pad(X, width, mode="constant")
     if mode == "replicate":
@@ -272,7 +272,7 @@ def _pad_for_conv(X, kernel_hw, strides, padding, dilations, pad_mode):
         ph = pw = padding
     pads = []
     for L, f, s, p, d in zip(
-        X.shape[1:3], kernel_hw, (sh, sw), (ph, pw), (dh, dw)
+        X.shape[1:3], kernel_hw, (sh, sw), (ph, pw), (dh, dw), strict=True
     ):
         pads.append(padding_amounts(L, f, s, p, d))
         conv_output_size(L, f, s, pads[-1], d)  # 卷积核过大时报错

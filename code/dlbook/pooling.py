@@ -40,8 +40,8 @@ def pool2d(X, pool_size=2, stride=None, padding="valid", mode="max"):
     for L, f, s in ((X.shape[1], ph, sh), (X.shape[2], pw, sw)):
         pool_output_size(L, f, s, padding)  # 窗口过大时报错
     (t, b) = padding_amounts(X.shape[1], ph, sh, padding)
-    (l, r) = padding_amounts(X.shape[2], pw, sw, padding)
-    width = ((0, 0), (t, b), (l, r), (0, 0))
+    (lft, rgt) = padding_amounts(X.shape[2], pw, sw, padding)
+    width = ((0, 0), (t, b), (lft, rgt), (0, 0))
     Xf = X.astype(np.result_type(X, np.float32), copy=False)
     if mode == "max":
         # 用 -inf 填充：填充位置永远不会被选为最大值
