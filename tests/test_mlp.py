@@ -1,0 +1,248 @@
+"""NumPy 多层网络：梯度与有限差分、tf.GradientTape、Keras 逐一比对。"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
+from dlbook import mlp
+
+ACTS = ["relu", "sigmoid", "tanh"]
+
+
+@st.composite
+def networks(draw):
+    """随机的小网络：层宽、激活函数、批量大小、损失与数据。"""
+    sizes = draw(st.lists(st.integers(1, 5), min_size=2, max_size=5))
+    n_layers = len(sizes) - 1
+    hidden = draw(
+        st.lists(
+            st.sampled_from(ACTS),
+            min_size=n_layers - 1,
+            max_size=n_layers - 1,
+        )
+    )
+    loss = draw(st.sampled_from(mlp.LOSSES))
+    if loss == "softmax_ce":
+        sizes[-1] = max(sizes[-1], 2)
+        out = "linear"
+    else:
+        out = draw(st.sampled_from(["sigmoid", "linear", "tanh"]))
+    m = draw(st.integers(1, 6))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    params = mlp.init_params(sizes, seed=seed)
+    for p in params:  # 偏置也取非零值，才能检验 db
+        p["b"] = rng.normal(scale=0.5, size=p["b"].shape)
+    X = rng.normal(size=(m, sizes[0]))
+    if loss == "softmax_ce":
+        y = rng.integers(0, sizes[-1], size=m)
+    else:
+        y = rng.uniform(size=(m, sizes[-1]))
+    return params, X, y, hidden + [out], loss
+
+
+def _kinks(params, X, acts):
+    """ReLU 在 0 处不可导：加权输入离 0 太近时差分不可信。"""
+    _, cache = mlp.forward(X, params, acts)
+    return any(
+        name == "relu" and np.abs(Z).min() < 1e-4
+        for (_, Z), name in zip(cache, acts)
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(networks())
+def test_gradient_check_float64(net):
+    params, X, y, acts, loss = net
+    if _kinks(params, X, acts):
+        return
+    _, grads = mlp.loss_and_grads(params, X, y, acts, loss)
+    numeric = mlp.numerical_grads(params, X, y, acts, loss)
+    assert mlp.relative_error(grads, numeric) < 1e-7
+
+
+@settings(max_examples=40, deadline=None)
+@given(networks())
+def test_matches_gradient_tape(net):
+    params, X, y, acts, loss = net
+    value, grads = mlp.loss_and_grads(params, X, y, acts, loss)
+    ref_value, ref = mlp.tf_loss_and_grads(params, X, y, acts, loss)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-12)
+    for g, r in zip(grads, ref):
+        for key in ("W", "b"):
+            np.testing.assert_allclose(g[key], r[key], rtol=1e-9, atol=1e-12)
+
+
+def test_gradient_check_detects_a_wrong_gradient():
+    """检验本身要能失败：把 δ 的递推故意写错，相对误差必须变大。"""
+    ex = mlp.worked_example()
+    args = (ex["params"], ex["x"], ex["y"], ex["activations"])
+    _, grads = mlp.loss_and_grads(*args)
+    grads[0]["W"] = grads[0]["W"] * 1.01
+    assert mlp.relative_error(grads, mlp.numerical_grads(*args)) > 1e-4
+
+
+def test_worked_example_against_tensorflow():
+    """手算例子的每个中间量，与 TensorFlow 独立算出的值比对。"""
+    import tensorflow as tf
+
+    ex = mlp.worked_example()
+    (p1, p2), x, y = ex["params"], ex["x"], ex["y"]
+    _, cache = mlp.forward(x, ex["params"], ex["activations"])
+    value, grads = mlp.loss_and_grads(ex["params"], x, y, ex["activations"])
+
+    W1, b1 = tf.Variable(p1["W"]), tf.Variable(p1["b"])
+    W2, b2 = tf.Variable(p2["W"]), tf.Variable(p2["b"])
+    with tf.GradientTape(persistent=True) as tape:
+        z1 = tf.linalg.matvec(W1, x[0]) + b1
+        tape.watch(z1)
+        a1 = tf.sigmoid(z1)
+        z2 = tf.linalg.matvec(W2, a1) + b2
+        tape.watch(z2)
+        y_hat = tf.nn.softmax(z2)
+        loss = -tf.math.log(y_hat[int(y[0])])
+    np.testing.assert_allclose(cache[0][1][0], z1.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(cache[1][0][0], a1.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(cache[1][1][0], z2.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(value, loss.numpy(), rtol=1e-12)
+    # δ^[2] = ŷ - y 与 δ^[1] 就是损失对 z 的导数
+    _, delta2 = mlp.softmax_cross_entropy(cache[1][1], y)
+    np.testing.assert_allclose(
+        delta2[0], tape.gradient(loss, z2).numpy(), atol=1e-12
+    )
+    delta1 = (delta2 @ p2["W"]) * mlp._act.sigmoid_grad(cache[0][1])
+    np.testing.assert_allclose(
+        delta1[0], tape.gradient(loss, z1).numpy(), atol=1e-12
+    )
+    for g, var in zip(
+        [grads[0]["W"], grads[0]["b"], grads[1]["W"], grads[1]["b"]],
+        [W1, b1, W2, b2],
+    ):
+        np.testing.assert_allclose(g, tape.gradient(loss, var), atol=1e-12)
+    # 独立的数值：用 math 模块逐项计算损失
+    import math
+
+    z1_ref = [0.1 * 1 + 0.2 * 2 + 0.1, -0.3 + 0.8, 0.5 - 1.2 - 0.1]
+    a1_ref = [1 / (1 + math.exp(-z)) for z in z1_ref]
+    z2_ref = [
+        0.3 * a1_ref[0] - 0.2 * a1_ref[1] + 0.1 * a1_ref[2],
+        0.2 * a1_ref[0] + 0.4 * a1_ref[1] - 0.5 * a1_ref[2] + 0.1,
+    ]
+    loss_ref = math.log(sum(math.exp(z) for z in z2_ref)) - z2_ref[1]
+    assert value == pytest.approx(loss_ref, rel=1e-12)
+
+
+def test_softmax_cross_entropy_is_stable():
+    Z = np.array([[1000.0, 0.0], [-1000.0, 1000.0]])
+    value, Delta = mlp.softmax_cross_entropy(Z, np.array([0, 0]))
+    assert np.isfinite(value) and np.all(np.isfinite(Delta))
+    # 第二个样本以极大的把握判错：损失约为 2000
+    assert value == pytest.approx(1000.0)
+    np.testing.assert_allclose(Delta, [[0.0, 0.0], [-1.0, 1.0]], atol=1e-12)
+
+
+def test_one_training_step_matches_keras():
+    """同样的初始权重、同样的批量，一步 SGD 之后 NumPy 与 Keras 一致。"""
+    import keras
+
+    acts = ["relu", "tanh", "linear"]
+    params = mlp.init_params([6, 5, 4, 3], seed=1, dtype=np.float32)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(8, 6)).astype(np.float32)
+    y = rng.integers(0, 3, size=8)
+    model = mlp.to_keras(params, acts)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(X)),
+        mlp.forward(X, params, acts)[0],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.5),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(X, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    _, grads = mlp.loss_and_grads(params, X, y, acts)
+    mlp.sgd_step(params, grads, 0.5)
+    for p, k in zip(params, mlp.keras_params(model)):
+        np.testing.assert_allclose(p["W"], k["W"], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(p["b"], k["b"], rtol=1e-4, atol=1e-6)
+
+
+def test_sgd_reduces_loss():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    params = mlp.init_params([4, 8, 2], seed=0)
+    acts = ["tanh", "linear"]
+    before, _ = mlp.loss_and_grads(params, X, y, acts)
+    for _ in range(50):
+        mlp.sgd_epoch(params, X, y, acts, lr=0.5, batch_size=16)
+    after, _ = mlp.loss_and_grads(params, X, y, acts)
+    assert after < 0.5 * before
+
+
+def test_init_matches_glorot_bounds_and_shapes():
+    params = mlp.init_params([784, 128, 10], seed=3)
+    assert [p["W"].shape for p in params] == [(128, 784), (10, 128)]
+    limit = np.sqrt(6 / (784 + 128))
+    assert np.abs(params[0]["W"]).max() <= limit
+    assert np.all(params[0]["b"] == 0)
+
+
+# ------------------------------------------------------------ 错误信息
+
+
+def test_input_with_wrong_number_of_features():
+    params = mlp.init_params([4, 3, 2])
+    with pytest.raises(ValueError, match=r"X 的形状为 \(5, 7\).*展平"):
+        mlp.forward(np.zeros((5, 7)), params, ["relu", "linear"])
+
+
+def test_unflattened_images_are_rejected():
+    params = mlp.init_params([784, 3, 2])
+    with pytest.raises(ValueError, match=r"\(批量大小, 784\)"):
+        mlp.forward(np.zeros((5, 28, 28)), params, ["relu", "linear"])
+
+
+def test_mismatched_layer_shapes():
+    params = mlp.init_params([4, 3, 2])
+    params[1]["W"] = np.zeros((2, 5))
+    with pytest.raises(ValueError, match="第 2 层的 W 形状为 \\(2, 5\\)"):
+        mlp.forward(np.zeros((1, 4)), params, ["relu", "linear"])
+
+
+def test_wrong_number_of_activations():
+    params = mlp.init_params([4, 3, 2])
+    with pytest.raises(ValueError, match="网络有 2 层，却给了 1 个"):
+        mlp.forward(np.zeros((1, 4)), params, ["relu"])
+
+
+def test_unknown_activation():
+    params = mlp.init_params([4, 3, 2])
+    with pytest.raises(ValueError, match="未知的激活函数 'swish'"):
+        mlp.forward(np.zeros((1, 4)), params, ["swish", "linear"])
+
+
+def test_unknown_loss_and_bad_labels():
+    params = mlp.init_params([4, 3, 2])
+    X = np.zeros((2, 4))
+    with pytest.raises(ValueError, match="未知的损失函数 'hinge'"):
+        mlp.loss_and_grads(
+            params, X, np.array([0, 1]), ["relu", "linear"], "hinge"
+        )
+    with pytest.raises(ValueError, match="标签取值应在 0 到 1 之间"):
+        mlp.loss_and_grads(params, X, np.array([0, 5]), ["relu", "linear"])
+    with pytest.raises(ValueError, match="要求输出层激活为 'linear'"):
+        mlp.loss_and_grads(params, X, np.array([0, 1]), ["relu", "sigmoid"])
+    with pytest.raises(ValueError, match=r"目标的形状为 \(2, 3\)"):
+        mlp.loss_and_grads(
+            params, X, np.zeros((2, 3)), ["relu", "sigmoid"], "mse"
+        )
+
+
+def test_bad_layer_sizes():
+    with pytest.raises(ValueError, match="layer_sizes 应至少含两个正整数"):
+        mlp.init_params([784])
