@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
 from dlbook import mlp
+from dlbook.activations import sigmoid_grad
 
 ACTS = ["relu", "sigmoid", "tanh"]
 
@@ -48,7 +49,7 @@ def _kinks(params, X, acts):
     _, cache = mlp.forward(X, params, acts)
     return any(
         name == "relu" and np.abs(Z).min() < 1e-4
-        for (_, Z), name in zip(cache, acts)
+        for (_, Z), name in zip(cache, acts, strict=True)
     )
 
 
@@ -70,7 +71,7 @@ def test_matches_gradient_tape(net):
     value, grads = mlp.loss_and_grads(params, X, y, acts, loss)
     ref_value, ref = mlp.tf_loss_and_grads(params, X, y, acts, loss)
     np.testing.assert_allclose(value, ref_value, rtol=1e-12)
-    for g, r in zip(grads, ref):
+    for g, r in zip(grads, ref, strict=True):
         for key in ("W", "b"):
             np.testing.assert_allclose(g[key], r[key], rtol=1e-9, atol=1e-12)
 
@@ -112,13 +113,14 @@ def test_worked_example_against_tensorflow():
     np.testing.assert_allclose(
         delta2[0], tape.gradient(loss, z2).numpy(), atol=1e-12
     )
-    delta1 = (delta2 @ p2["W"]) * mlp._act.sigmoid_grad(cache[0][1])
+    delta1 = (delta2 @ p2["W"]) * sigmoid_grad(cache[0][1])
     np.testing.assert_allclose(
         delta1[0], tape.gradient(loss, z1).numpy(), atol=1e-12
     )
     for g, var in zip(
         [grads[0]["W"], grads[0]["b"], grads[1]["W"], grads[1]["b"]],
         [W1, b1, W2, b2],
+        strict=True,
     ):
         np.testing.assert_allclose(g, tape.gradient(loss, var), atol=1e-12)
     # 独立的数值：用 math 模块逐项计算损失
@@ -166,7 +168,7 @@ def test_one_training_step_matches_keras():
     model.fit(X, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     _, grads = mlp.loss_and_grads(params, X, y, acts)
     mlp.sgd_step(params, grads, 0.5)
-    for p, k in zip(params, mlp.keras_params(model)):
+    for p, k in zip(params, mlp.keras_params(model), strict=True):
         np.testing.assert_allclose(p["W"], k["W"], rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(p["b"], k["b"], rtol=1e-4, atol=1e-6)
 

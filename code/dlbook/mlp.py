@@ -43,7 +43,7 @@ def init_params(layer_sizes, seed: int = 0, dtype=np.float64):
         )
     rng = np.random.default_rng(seed)
     params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         # Glorot：使前向与反向的方差大致保持不变
         limit = np.sqrt(6.0 / (n_in + n_out))
         W = rng.uniform(-limit, limit, size=(n_out, n_in))
@@ -68,18 +68,18 @@ def check_network(params, activations, X=None) -> None:
         )
     for name in activations:
         _act.get(name)  # 名称未知时抛出 ValueError，并列出可选项
-    for l, p in enumerate(params, start=1):
+    for k, p in enumerate(params, start=1):
         W, b = p["W"], p["b"]
         if W.ndim != 2 or b.shape != (W.shape[0],):
             raise ValueError(
-                f"第 {l} 层的 W 形状为 {W.shape}、b 形状为 {b.shape}；"
+                f"第 {k} 层的 W 形状为 {W.shape}、b 形状为 {b.shape}；"
                 "应为 W: (n_l, n_{l-1}) 与 b: (n_l,)。"
             )
-        if l > 1 and W.shape[1] != params[l - 2]["W"].shape[0]:
+        if k > 1 and W.shape[1] != params[k - 2]["W"].shape[0]:
             raise ValueError(
-                f"第 {l} 层的 W 形状为 {W.shape}，需要 {W.shape[1]} 个"
-                f"输入，但第 {l - 1} 层输出 "
-                f"{params[l - 2]['W'].shape[0]} 个；请检查各层宽度。"
+                f"第 {k} 层的 W 形状为 {W.shape}，需要 {W.shape[1]} 个"
+                f"输入，但第 {k - 1} 层输出 "
+                f"{params[k - 2]['W'].shape[0]} 个；请检查各层宽度。"
             )
     if X is not None:
         n_in = params[0]["W"].shape[1]
@@ -134,7 +134,7 @@ def forward(X, params, activations):
     X = np.asarray(X)
     check_network(params, activations, X)
     A, cache = X, []
-    for p, name in zip(params, activations):
+    for p, name in zip(params, activations, strict=True):
         g, _ = _act.get(name)
         Z = A @ p["W"].T + p["b"]  # 每行一个样本：z = W a + b 的转置
         cache.append((A, Z))
@@ -230,15 +230,16 @@ def backward(Delta_L, cache, params, activations):
     m = Delta_L.shape[0]
     grads = [None] * len(params)
     Delta = Delta_L
-    for l in reversed(range(len(params))):
-        A_prev, _ = cache[l]
+    for k in reversed(range(len(params))):
+        A_prev, _ = cache[k]
         # 对批量求平均：dW = (1/m) Δ^T A^[l-1]，db = Δ 各列的均值
-        grads[l] = {"W": Delta.T @ A_prev / m, "b": Delta.mean(axis=0)}
-        if l > 0:
-            _, g_grad = _act.get(activations[l - 1])
-            _, Z_prev = cache[l - 1]
+        grads[k] = {"W": Delta.T @ A_prev / m, "b": Delta.mean(axis=0)}
+        if k > 0:
+            _, g_grad = _act.get(activations[k - 1])
+            _, Z_prev = cache[k - 1]
+            # 列表下标 k 对应数学上的第 k+1 层。
             # δ^[l-1] = (W^[l]T δ^[l]) ⊙ g'(z^[l-1])，按行写成矩阵乘
-            Delta = (Delta @ params[l]["W"]) * g_grad(Z_prev)
+            Delta = (Delta @ params[k]["W"]) * g_grad(Z_prev)
     return grads
 
 
@@ -253,7 +254,7 @@ def loss_and_grads(params, X, y, activations, loss: str = "softmax_ce"):
 
 def sgd_step(params, grads, lr: float) -> None:
     """随机梯度下降的一步：θ ← θ - lr · ∂L/∂θ（原地更新）。"""
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         p["W"] -= lr * g["W"]
         p["b"] -= lr * g["b"]
 
@@ -320,7 +321,7 @@ def tf_loss_and_grads(params, X, y, activations, loss="softmax_ce"):
     }
     with tf.GradientTape() as tape:
         A = tf.constant(np.asarray(X, np.float64))
-        for W, b, name in zip(Ws, bs, activations):
+        for W, b, name in zip(Ws, bs, activations, strict=True):
             A = fns[name](tf.matmul(A, W, transpose_b=True) + b)
         if loss == "softmax_ce":
             Y = _targets(y, np.zeros(tuple(A.shape)))
@@ -333,7 +334,10 @@ def tf_loss_and_grads(params, X, y, activations, loss="softmax_ce"):
         else:
             raise ValueError(f"未知的损失函数 {loss!r}；可选 {LOSSES}。")
     dWs, dbs = tape.gradient(value, [Ws, bs])
-    grads = [{"W": dW.numpy(), "b": db.numpy()} for dW, db in zip(dWs, dbs)]
+    grads = [
+        {"W": dW.numpy(), "b": db.numpy()}
+        for dW, db in zip(dWs, dbs, strict=True)
+    ]
     return float(value), grads
 
 
@@ -421,10 +425,10 @@ def to_keras(params, activations):
 
     check_network(params, activations)
     layers = [keras.Input(shape=(params[0]["W"].shape[1],))]
-    for p, name in zip(params, activations):
+    for p, name in zip(params, activations, strict=True):
         layers.append(keras.layers.Dense(p["W"].shape[0], activation=name))
     model = keras.Sequential(layers)
-    for layer, p in zip(model.layers, params):
+    for layer, p in zip(model.layers, params, strict=True):
         layer.set_weights([p["W"].T, p["b"]])
     return model
 

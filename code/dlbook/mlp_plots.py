@@ -225,7 +225,9 @@ def plot_learning_curves(histories):
         {"marker": "x", "ls": "--", "ms": 7},
         {"marker": "s", "ls": ":", "ms": 5},
     ]
-    for (name, h), st in zip(histories.items(), styles):
+    for (name, h), st in zip(
+        histories.items(), styles[: len(histories)], strict=True
+    ):
         epochs = np.arange(len(h["train_loss"]))
         ax1.plot(epochs, h["train_loss"], label=f"{name}（训练集）", **st)
         ax1.plot(
@@ -262,7 +264,9 @@ def plot_grad_norms(norms):
 
     use_chinese_font()
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    for (name, values), marker in zip(norms.items(), "osd^"):
+    for (name, values), marker in zip(
+        norms.items(), "osd^"[: len(norms)], strict=True
+    ):
         layers = np.arange(1, len(values) + 1)
         ax.semilogy(layers, values, marker=marker, label=name)
     ax.set(
