@@ -1,0 +1,125 @@
+"""整本书的构建测试：零警告、每页都执行、网站自给自足、中文可搜索。"""
+
+import json
+import re
+
+import pytest
+
+from conftest import ROOT, toc_files
+
+#: TensorFlow / absl / oneDNN 的日志特征。
+TF_LOG = re.compile(
+    r"oneDNN custom operations|absl::InitializeLog|cpu_feature_guard"
+    r"|[IWEF]0000 00:00|Unable to register cu(DNN|FFT|BLAS)"
+    r"|could not open file to read NUMA"
+)
+#: 会让浏览器向外部主机发出请求的资源引用。
+EXTERNAL_ASSET = re.compile(
+    r"<(script|img|iframe|source|audio|video)\b[^>]*\bsrc=\"(https?:)?//"
+    r"|<link\b[^>]*\bhref=\"(https?:)?//[^\"]*\"[^>]*>"
+)
+
+
+def _html_pages(html_dir):
+    return sorted(html_dir.rglob("*.html"))
+
+
+def test_build_succeeds_with_zero_warnings(html_build):
+    result, _ = html_build
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-5000:]
+    # Sphinx 的警告形如 “WARNING: ...”；内核启动时的
+    # “[IPKernelApp] WARNING | ...” 不是构建警告。
+    warnings = [line for line in log.splitlines() if "WARNING:" in line]
+    assert not warnings, "\n".join(warnings[:20])
+
+
+def test_every_toc_page_is_built(html_build):
+    _, html_dir = html_build
+    for page in toc_files():
+        assert (html_dir / f"{page}.html").is_file(), page
+
+
+def test_every_code_cell_was_executed(html_build):
+    """每个代码单元都有执行记录：构建产物里的笔记本没有未执行的单元。"""
+    import nbformat
+
+    _, html_dir = html_build
+    executed = ROOT / "_build" / "jupyter_execute"
+    for page in toc_files():
+        source = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+        n_cells = source.count("```{code-cell}")
+        nb_path = executed / f"{page}.ipynb"
+        if n_cells == 0:  # 没有代码单元的页面（如参考文献）
+            continue
+        nb = nbformat.read(nb_path, as_version=4)
+        cells = [c for c in nb.cells if c.cell_type == "code"]
+        assert len(cells) == n_cells, page
+        for cell in cells:
+            assert cell.get("execution_count"), (page, cell.source[:80])
+
+
+def test_no_tensorflow_log_lines_in_pages(html_build):
+    _, html_dir = html_build
+    for page in _html_pages(html_dir):
+        match = TF_LOG.search(page.read_text(encoding="utf-8"))
+        assert match is None, (page, match and match.group(0))
+
+
+def test_no_third_party_assets(html_build):
+    _, html_dir = html_build
+    for page in _html_pages(html_dir):
+        text = page.read_text(encoding="utf-8")
+        for m in EXTERNAL_ASSET.finditer(text):
+            tag = m.group(0)
+            # 读者点击的普通链接可以指向外部；样式、脚本、字体和图片不行。
+            if tag.startswith("<link") and not re.search(
+                r'rel="(stylesheet|preload|icon|modulepreload)"', tag
+            ):
+                continue
+            pytest.fail(f"{page.relative_to(html_dir)} 引用外部资源：{tag}")
+    for css in html_dir.rglob("*.css"):
+        text = css.read_text(encoding="utf-8", errors="replace")
+        assert not re.search(r"url\(\s*['\"]?(https?:)?//", text), css
+
+
+def test_mathjax_is_served_from_the_build(html_build):
+    _, html_dir = html_build
+    intro = (html_dir / "book" / "intro.html").read_text(encoding="utf-8")
+    src = re.search(r'<script[^>]+src="([^"]*tex-chtml\.js)[^"]*"', intro)
+    assert src, "页面没有加载 MathJax"
+    target = (html_dir / "book" / src.group(1)).resolve()
+    assert target.is_file(), target
+    fonts = html_dir / "mathjax" / "es5" / "output" / "chtml" / "fonts"
+    assert any(fonts.rglob("*.woff")), "MathJax 字体没有复制到网站中"
+
+
+def test_search_index_holds_chinese_terms(html_build):
+    _, html_dir = html_build
+    text = (html_dir / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    terms = set(index["terms"]) | set(index.get("titleterms", {}))
+    expected = {"数据", "训练", "前言"}
+    pages = set(toc_files())
+    if any(p.startswith("book/convnets") for p in pages):
+        expected |= {"卷积", "池化"}
+    if any(p.startswith("book/backprop") for p in pages):
+        expected |= {"反向", "传播", "梯度"}
+    if any(p.startswith("book/saving") for p in pages):
+        expected |= {"检查点", "权重"}
+    missing = expected - terms
+    assert not missing, f"搜索索引缺少这些中文词：{missing}"
+
+
+def test_site_language_is_chinese(html_build):
+    _, html_dir = html_build
+    intro = (html_dir / "book" / "intro.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in intro or '<html lang="zh_CN"' in intro
+
+
+def test_figures_have_alt_text(html_build):
+    _, html_dir = html_build
+    for page in _html_pages(html_dir):
+        for img in re.findall(r"<img\b[^>]*>", page.read_text("utf-8")):
+            alt = re.search(r'\balt="([^"]*)"', img)
+            assert alt and alt.group(1).strip(), (page.name, img[:120])

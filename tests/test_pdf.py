@@ -1,0 +1,97 @@
+"""PDF 构建测试：XeLaTeX 排出中文 PDF，有“目录”，页面不是空白。
+
+读者的机器上没有 xelatex 时跳过；CI（CI=true）中必须运行。
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT, run_jupyter_book
+
+TOOLS = ("xelatex", "latexmk", "pdftotext", "pdftoppm")
+MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+if MISSING and not IN_CI:
+    pytest.skip(
+        f"缺少 {MISSING}；安装 README 中列出的 TeX 软件包后即可运行",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def pdf(html_build):
+    """在 HTML 构建之后构建 PDF（复用同一份执行缓存）。"""
+    assert not MISSING, f"CI 中缺少 {MISSING}：.ci/run 应当安装它们"
+    shutil.rmtree(ROOT / "_build" / "latex", ignore_errors=True)
+    result = run_jupyter_book(
+        ".", "--builder", "pdflatex", "-W", "-n", "--keep-going"
+    )
+    path = ROOT / "_build" / "latex" / "book.pdf"
+    log = result.stdout + result.stderr
+    assert result.returncode == 0 and path.is_file(), log[-5000:]
+    return path
+
+
+def _text(pdf_path, *args):
+    return subprocess.run(
+        ["pdftotext", *args, str(pdf_path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_pdf_has_chinese_contents_and_body(pdf):
+    text = _text(pdf)
+    assert "目录" in text
+    assert "前言" in text
+    # 正文中的一整句中文（出现在前言第一段）。
+    assert "这是一本可以执行的教科书" in text
+    assert "Contents" not in text and "Chapter" not in text
+
+
+def test_chapters_are_titled_in_chinese(pdf):
+    text = _text(pdf, "-l", "5")  # 目录页
+    chapters = re.findall(r"第\s*[一二三四五六七八九十]+\s*章", text)
+    if any(p.startswith("book/") and p != "book/intro" for p in _toc()):
+        assert chapters, text[:2000]
+
+
+def _toc():
+    from conftest import toc_files
+
+    return toc_files()
+
+
+def test_model_summary_box_drawing_survives(pdf):
+    """等宽字体含制表符字形时，model.summary() 的边框不会丢失。"""
+    log = (ROOT / "_build" / "latex" / "book.log").read_text(
+        encoding="utf-8", errors="replace"
+    )
+    missing = re.findall(r"Missing character: There is no (.) ", log)
+    box = [ch for ch in missing if 0x2500 <= ord(ch) <= 0x257F]
+    assert not box, f"PDF 缺少制表符字形：{sorted(set(box))}"
+
+
+def test_pages_are_not_blank(pdf, tmp_path):
+    subprocess.run(
+        ["pdftoppm", "-r", "20", "-gray", str(pdf), str(tmp_path / "p")],
+        check=True,
+    )
+    pages = sorted(tmp_path.glob("p*.pgm"))
+    assert len(pages) >= 5
+    blank = []
+    for page in pages:
+        data = page.read_bytes()
+        # PGM：文件头三行之后是像素；统计非白像素。
+        pixels = data.split(b"\n", 3)[3]
+        dark = sum(1 for b in pixels if b < 200)
+        if dark == 0:
+            blank.append(page.name)
+    # Sphinx 的 book 类在章与章之间插入空白页（双面印刷），它们最多占一小半。
+    assert len(blank) < len(pages) / 2, blank

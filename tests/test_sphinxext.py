@@ -1,0 +1,108 @@
+"""dlbook.sphinxext：代码包变化后，缓存的页面会重新执行，不留陈旧输出。"""
+
+import os
+import textwrap
+
+import pytest
+
+from conftest import run_jupyter_book
+from dlbook.sphinxext import tree_hash
+
+PAGE = """\
+---
+jupytext:
+  text_representation:
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+# 页面
+
+```{code-cell} ipython3
+import helper
+print(f"VALUE={helper.VALUE}")
+```
+"""
+
+
+def _make_book(root, with_extension: bool):
+    extensions = (
+        "  extra_extensions: [dlbook.sphinxext]\n" if with_extension else ""
+    )
+    config = textwrap.dedent(
+        """\
+        title: 测试
+        only_build_toc_files: true
+        execute:
+          execute_notebooks: cache
+        sphinx:
+        {ext}  config:
+            dlbook_watch_paths: [pkg]
+            dlbook_bundle_mathjax: false
+        """
+    ).format(ext=extensions)
+    (root / "_config.yml").write_text(config, encoding="utf-8")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: page\n", encoding="utf-8"
+    )
+    (root / "page.md").write_text(PAGE, encoding="utf-8")
+    (root / "pkg").mkdir()
+    (root / "pkg" / "helper.py").write_text("VALUE = 1\n", encoding="utf-8")
+
+
+def _build_and_read(root):
+    env_path = os.pathsep.join(
+        [str(root / "pkg"), os.environ.get("PYTHONPATH", "")]
+    )
+    os.environ["PYTHONPATH"] = env_path
+    try:
+        result = run_jupyter_book(".", cwd=root, timeout=600)
+    finally:
+        os.environ["PYTHONPATH"] = env_path.split(os.pathsep, 1)[1]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    html = (root / "_build" / "html" / "page.html").read_text("utf-8")
+    return "VALUE=1" in html, "VALUE=2" in html
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_extension", [True, False])
+def test_editing_the_package_reexecutes_cached_pages(
+    tmp_path, with_extension
+):
+    _make_book(tmp_path, with_extension)
+    assert _build_and_read(tmp_path) == (True, False)
+    (tmp_path / "pkg" / "helper.py").write_text("VALUE = 2\n", "utf-8")
+    has_old, has_new = _build_and_read(tmp_path)
+    if with_extension:
+        # 扩展让页面重新执行：显示新值。
+        assert (has_old, has_new) == (False, True)
+    else:
+        # 对照组：没有扩展时 jupyter-cache 只看页面本身，输出是陈旧的。
+        # 这说明上面的断言确实检验了扩展的作用。
+        assert (has_old, has_new) == (True, False)
+
+
+def test_tree_hash_changes_with_content_and_names(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("x = 1\n")
+    h1 = tree_hash([pkg])
+    assert tree_hash([pkg]) == h1
+    (pkg / "a.py").write_text("x = 2\n")
+    h2 = tree_hash([pkg])
+    assert h2 != h1
+    (pkg / "a.py").rename(pkg / "b.py")
+    assert tree_hash([pkg]) not in (h1, h2)
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "b.cpython-311.py").write_text("junk")
+    (pkg / "notes.txt").write_text("不是代码")
+    h3 = tree_hash([pkg])
+    (pkg / "notes.txt").write_text("仍不是代码")
+    assert tree_hash([pkg]) == h3
+
+
+def test_tree_hash_missing_path_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="dlbook_watch_paths"):
+        tree_hash([tmp_path / "nope"])
