@@ -1,0 +1,337 @@
+"""卷积网络一部分的图：卷积算术示意图、激活函数曲线、特征图网格。
+
+卷积算术示意图沿用 Dumoulin 与 Visin 的画法：浅蓝格子是输入，虚线白格
+是填充（或转置卷积中插入的零），深色方块是卷积核当前覆盖的位置，右侧
+绿色格子是输出，深绿格是这一位置算出的输出像素。
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import FancyArrowPatch, Rectangle
+
+from dlbook.conv import conv_output_size, padding_amounts
+from dlbook.plotting import use_chinese_font
+
+_IN, _PAD, _KER = "#cfe2f3", "white", "#1f4e79"
+_OUT, _OUT_HI = "#d9ead3", "#38761d"
+
+
+def _cell(ax, r, c, face, edge="#555555", ls="-", alpha=1.0, lw=0.8):
+    """在第 r 行、第 c 列画一个单位方格（行向下增长）。"""
+    ax.add_patch(
+        Rectangle(
+            (c, -r - 1),
+            1,
+            1,
+            facecolor=face,
+            edgecolor=edge,
+            linestyle=ls,
+            lw=lw,
+            alpha=alpha,
+        )
+    )
+
+
+def _draw_panel(
+    ax, real, kernel_cells, out_shape, out_cell, title, values=None
+):
+    """画一幅“输入（含填充）→ 输出”示意图。
+
+    Args:
+        ax: Matplotlib 坐标轴。
+        real: 布尔数组，形状 (高, 宽)：True 为真实输入，False 为填充/零。
+        kernel_cells: 卷积核覆盖的 (行, 列) 列表。
+        out_shape: 输出的 (高, 宽)。
+        out_cell: 当前输出像素的 (行, 列)。
+        title: 子图标题。
+        values: 可选，与 real 同形状的数字，写在格子里。
+    """
+    H, W = real.shape
+    for r in range(H):
+        for c in range(W):
+            if real[r, c]:
+                _cell(ax, r, c, _IN)
+            else:
+                _cell(ax, r, c, _PAD, edge="#999999", ls="--")
+            if values is not None:
+                ax.text(
+                    c + 0.5,
+                    -r - 0.5,
+                    f"{values[r, c]:g}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                )
+    for r, c in kernel_cells:
+        _cell(ax, r, c, _KER, edge=_KER, alpha=0.55, lw=1.2)
+    off = W + 2
+    top = (H - out_shape[0]) / 2
+    for r in range(out_shape[0]):
+        for c in range(out_shape[1]):
+            face = _OUT_HI if (r, c) == tuple(out_cell) else _OUT
+            ax.add_patch(
+                Rectangle(
+                    (off + c, -top - r - 1),
+                    1,
+                    1,
+                    facecolor=face,
+                    edgecolor="#555555",
+                    lw=0.8,
+                )
+            )
+    ax.add_patch(
+        FancyArrowPatch(
+            (W + 0.3, -H / 2),
+            (off - 0.3, -H / 2),
+            arrowstyle="-|>",
+            mutation_scale=12,
+            color="#444444",
+        )
+    )
+    ax.set_xlim(-0.5, off + out_shape[1] + 0.5)
+    ax.set_ylim(-max(H, out_shape[0] + top) - 0.5, 0.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+
+
+def draw_conv(
+    ax, L, f, stride=1, padding=0, dilation=1, pos=(0, 0), title=None
+):
+    """画一次卷积（互相关）的示意图：输入、填充、核位置与输出。
+
+    Args:
+        ax: Matplotlib 坐标轴。
+        L: 输入边长（方形输入）。
+        f: 卷积核边长。
+        stride: 步长 s。
+        padding: ``"valid"``、``"same"``、``"full"`` 或整数 p。
+        dilation: 扩张率 d。
+        pos: 高亮的输出像素 (行, 列)。
+        title: 子图标题；None 时自动生成。
+    """
+    before, after = padding_amounts(L, f, stride, padding, dilation)
+    P = L + before + after
+    real = np.zeros((P, P), dtype=bool)
+    real[before : before + L, before : before + L] = True
+    Lo = conv_output_size(L, f, stride, padding, dilation)
+    i, j = pos
+    cells = [
+        (stride * i + dilation * x, stride * j + dilation * y)
+        for x in range(f)
+        for y in range(f)
+    ]
+    if title is None:
+        title = (
+            f"输入 {L}×{L}，核 {f}×{f}，s={stride}，"
+            f"p={before}"
+            + (f"，d={dilation}" if dilation > 1 else "")
+            + f"\n输出 {Lo}×{Lo}"
+        )
+    _draw_panel(ax, real, cells, (Lo, Lo), pos, title)
+
+
+def draw_conv_transpose(ax, L, f, stride=1, pos=(0, 0), title=None):
+    """画转置卷积（valid）的等价直接卷积：输入像素间插入 s − 1 个零，
+    四周再补 f − 1 层零，然后用步长 1 的普通卷积扫过。"""
+    D = (L - 1) * stride + 1
+    P = D + 2 * (f - 1)
+    real = np.zeros((P, P), dtype=bool)
+    idx = f - 1 + stride * np.arange(L)
+    real[np.ix_(idx, idx)] = True
+    Lo = P - f + 1
+    i, j = pos
+    cells = [(i + x, j + y) for x in range(f) for y in range(f)]
+    if title is None:
+        title = (
+            f"转置卷积：输入 {L}×{L}，核 {f}×{f}，s={stride}\n输出 {Lo}×{Lo}"
+        )
+    _draw_panel(ax, real, cells, (Lo, Lo), pos, title)
+
+
+def conv_arithmetic_figure(configs, ncols=None, width=3.4, height=3.0):
+    """把若干卷积算术示意图排成一行或多行。
+
+    Args:
+        configs: 字典列表；含键 ``kind``（``"conv"`` 或 ``"transpose"``），
+            其余键传给 :func:`draw_conv` 或 :func:`draw_conv_transpose`。
+        ncols: 每行的子图数，默认全部排成一行。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    use_chinese_font()
+    n = len(configs)
+    ncols = ncols or n
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False
+    )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, cfg in zip(axes.flat, configs, strict=False):
+        cfg = dict(cfg)
+        kind = cfg.pop("kind", "conv")
+        if kind == "transpose":
+            draw_conv_transpose(ax, **cfg)
+        else:
+            draw_conv(ax, **cfg)
+    fig.tight_layout()
+    return fig
+
+
+def tiled_assignment_figure(out_size=6, tiles=(1, 2, 3)):
+    """画出平铺卷积中每个输出位置由哪一个卷积核负责。
+
+    Args:
+        out_size: 输出边长。
+        tiles: 要比较的平铺大小 t。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    use_chinese_font()
+    cmap = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, len(tiles), figsize=(3.0 * len(tiles), 3.3))
+    for ax, t in zip(np.atleast_1d(axes), tiles, strict=True):
+        for r in range(out_size):
+            for c in range(out_size):
+                k = (r % t) * t + (c % t)
+                _cell(ax, r, c, cmap(k % 10), alpha=0.75)
+                ax.text(
+                    c + 0.5,
+                    -r - 0.5,
+                    f"{k + 1}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                )
+        ax.set_xlim(-0.2, out_size + 0.2)
+        ax.set_ylim(-out_size - 0.2, 0.2)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        name = "普通卷积" if t == 1 else "平铺卷积"
+        ax.set_title(f"{name}（t = {t}，{t * t} 个核）", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(z, panels, ylabel, title=None):
+    """在并排的子图中画若干函数曲线。
+
+    Args:
+        z: 横轴取值，形状 (点数,)。
+        panels: 列表，每个元素为 (子图标题, {曲线名: 纵轴取值或
+            (下界, 上界) 二元组})；二元组画成阴影带。
+        ylabel: 纵轴标签。
+        title: 整张图的标题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    use_chinese_font()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8))
+    styles = ["-", "--", "-.", ":", (0, (5, 1, 1, 1))]
+    for ax, (name, curves) in zip(np.atleast_1d(axes), panels, strict=True):
+        k = 0
+        for label, y in curves.items():
+            if isinstance(y, tuple):
+                ax.fill_between(
+                    z, y[0], y[1], alpha=0.3, label=label, color="tab:orange"
+                )
+                continue
+            ax.plot(z, y, lw=2, ls=styles[k % len(styles)], label=label)
+            k += 1
+        ax.axhline(0, color="gray", lw=0.6)
+        ax.axvline(0, color="gray", lw=0.6)
+        ax.set_xlabel("$z$")
+        ax.set_ylabel(ylabel)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_maps(
+    maps,
+    row_titles=None,
+    col_titles=None,
+    cmap="gray_r",
+    size=1.6,
+    symmetric=False,
+    title=None,
+):
+    """把若干张二维图（特征图、卷积核、感受野）排成网格。
+
+    Args:
+        maps: 二维数组的嵌套列表，maps[r][c] 形状 (高, 宽)；各图尺寸
+            可以不同（池化前后）。
+        row_titles: 每行左侧的标题。
+        col_titles: 每列上方的标题。
+        cmap: 颜色映射。
+        size: 每个子图的边长（英寸）。
+        symmetric: 为 True 时颜色范围关于 0 对称（用于有正有负的图）。
+        title: 整张图的标题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    use_chinese_font()
+    nrows, ncols = len(maps), max(len(row) for row in maps)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(size * ncols + 0.6, size * nrows + 0.4),
+        squeeze=False,
+    )
+    for r, row in enumerate(maps):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(row):
+                ax.axis("off")
+                continue
+            M = np.asarray(row[c])
+            if symmetric:
+                v = float(np.abs(M).max()) or 1.0
+                ax.imshow(M, cmap=cmap, vmin=-v, vmax=v)
+            else:
+                ax.imshow(M, cmap=cmap)
+            if r == 0 and col_titles:
+                ax.set_title(col_titles[c], fontsize=9)
+            if c == 0 and row_titles:
+                ax.set_ylabel(row_titles[r], fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_receptive_field(depth, series, title=None):
+    """画感受野边长随层数的增长。
+
+    Args:
+        depth: 层数，形状 (层数,)。
+        series: {曲线名: 每层的感受野边长}。
+        title: 图标题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    use_chinese_font()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for (label, r), m in zip(series.items(), "os^D", strict=False):
+        ax.plot(depth, r, marker=m, lw=2, label=label)
+    ax.set_xlabel("堆叠的 3×3 卷积层数")
+    ax.set_ylabel("感受野边长（像素）")
+    ax.set_xticks(depth)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
