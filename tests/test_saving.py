@@ -63,9 +63,7 @@ def test_data_and_model_match_the_lesson(data):
     assert predict(model, X_test[:3]).shape == (3, 10)
 
 
-def test_weights_roundtrip_restores_predictions_and_optimizer(
-    trained, data
-):
+def test_weights_roundtrip_restores_predictions_and_optimizer(trained, data):
     model, weights, _ = trained
     X_test = data[2]
     fresh = create_model()
@@ -76,10 +74,13 @@ def test_weights_roundtrip_restores_predictions_and_optimizer(
     )
     # 优化器状态（Adam 的步数与动量）也一并恢复了。
     assert int(fresh.optimizer.iterations) == int(model.optimizer.iterations)
-    assert max_abs_diff(
-        [v.numpy() for v in fresh.optimizer.variables],
-        [v.numpy() for v in model.optimizer.variables],
-    ) == 0
+    assert (
+        max_abs_diff(
+            [v.numpy() for v in fresh.optimizer.variables],
+            [v.numpy() for v in model.optimizer.variables],
+        )
+        == 0
+    )
 
 
 def test_weights_file_holds_layers_and_optimizer(trained):
@@ -148,12 +149,17 @@ def test_latest_checkpoint_errors_name_the_directory(tmp_path):
 def test_prune_keeps_the_newest(tmp_path):
     for e in range(1, 6):
         (tmp_path / f"cp-{e:04d}.weights.h5").write_bytes(b"x")
+    (tmp_path / "best.weights.h5").write_bytes(b"x")  # 没有编号：不删
     removed = prune_checkpoints(tmp_path, keep=2)
     assert [checkpoint_epoch(p) for p in removed] == [1, 2, 3]
-    assert [checkpoint_epoch(p) for p in list_checkpoints(tmp_path)] == [4, 5]
+    assert [checkpoint_epoch(p) for p in list_checkpoints(tmp_path)] == [
+        None,
+        4,
+        5,
+    ]
     with pytest.raises(ValueError, match="keep"):
         prune_checkpoints(tmp_path, keep=0)
-    assert len(list_checkpoints(tmp_path)) == 2
+    assert len(list_checkpoints(tmp_path)) == 3
 
 
 def test_atomic_save_failure_keeps_previous_checkpoint(trained, tmp_path):
@@ -266,7 +272,9 @@ def test_formats_are_not_confused(trained):
     _, weights, whole = trained
     with pytest.raises(CheckpointError, match="load_model_safely"):
         load_weights_safely(create_model(), whole)
-    with pytest.raises(CheckpointError, match="只含权重.*load_weights_safely"):
+    with pytest.raises(
+        CheckpointError, match="只含权重.*load_weights_safely"
+    ):
         load_model_safely(weights)
 
 

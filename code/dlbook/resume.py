@@ -1,0 +1,356 @@
+"""可恢复的训练：进程被 SIGKILL 杀死后，从最近的检查点继续训练。
+
+作为模块运行时，它是本书“杀死再恢复”演示和故障注入测试所用的训练
+入口::
+
+    python -m dlbook.resume train --ckpt-dir DIR --epochs 6 --out w.npz
+    python -m dlbook.resume mirrored --ckpt-dir DIR
+
+``train`` 每训练完一轮，就用 :func:`dlbook.saving.atomic_save` 把整个
+模型（权重、优化器状态）原子地存成 ``epoch-NNNN.keras``，轮次编号就在
+文件名里。再次启动时，它找到最新的检查点并从下一轮接着训练。每一轮的
+数据顺序和 Dropout 的随机数都只由 (种子, 轮次) 决定，与之前是否中断
+无关，因此恢复后的最终权重与不中断的训练逐位相同。
+
+``--pause-at`` 让进程在指定位置打印一行 ``PAUSED ...`` 后停住，
+等待父进程用 SIGKILL 杀死它：``batch:E:B`` 表示第 E 轮的第 B 个批量
+之后，``save:E`` 表示第 E 轮的检查点写完临时文件、尚未改名之时。
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from dlbook.saving import (
+    atomic_save,
+    checkpoint_epoch,
+    create_model,
+    latest_checkpoint,
+    load_flat_mnist,
+    load_model_safely,
+    prune_checkpoints,
+    remove_stale_temporaries,
+)
+
+#: 检查点文件名的格式；轮次从 1 数起。
+CKPT_PATTERN = "epoch-{epoch:04d}.keras"
+#: 停在故障注入点时打印的标记。
+PAUSE_MARK = "PAUSED"
+
+
+def reseed_dropout(model, seed: int, epoch: int) -> None:
+    """把模型中每个随机层（如 Dropout）的随机数状态设为 (种子, 轮次) 的函数。
+
+    Keras 不把 Dropout 的随机数状态存进检查点；不这样做，恢复后的
+    Dropout 掩码就与不中断时不同，最终权重也随之不同。
+    """
+    for i, layer in enumerate(model._flatten_layers()):
+        generator = getattr(layer, "seed_generator", None)
+        if generator is not None:
+            state = [seed * 100_003 + i, epoch * 1_000_003]
+            generator.state.assign(np.array(state, dtype="int64"))
+
+
+def _pause(spec: str) -> None:
+    """打印故障注入标记，然后停住，等待父进程发来 SIGKILL。"""
+    print(f"{PAUSE_MARK} {spec}", flush=True)
+    time.sleep(600)
+    raise SystemExit(f"在 {spec} 处等待 SIGKILL 超时")
+
+
+def _parse_pause(pause_at):
+    """把 ``batch:E:B`` / ``save:E`` 解析成元组；None 表示不停。"""
+    if pause_at is None:
+        return None
+    parts = pause_at.split(":")
+    try:
+        if parts[0] == "batch" and len(parts) == 3:
+            return ("batch", int(parts[1]), int(parts[2]))
+        if parts[0] == "save" and len(parts) == 2:
+            return ("save", int(parts[1]))
+    except ValueError:
+        pass
+    raise ValueError(
+        f"无法理解 pause_at={pause_at!r}；应为 'batch:轮次:批量' 或 "
+        "'save:轮次'，轮次从 1 数起，批量从 1 数起。"
+    )
+
+
+def train(
+    ckpt_dir,
+    epochs: int = 6,
+    *,
+    n_train: int = 1000,
+    batch_size: int = 32,
+    seed: int = 0,
+    restore: str = "full",
+    pause_at=None,
+    keep: int = 2,
+    log=print,
+):
+    """可恢复地训练讲义的模型，每轮结束原子地保存一个检查点。
+
+    Args:
+        ckpt_dir: 检查点目录；其中已有检查点时从最新的一个继续。
+        epochs: 总轮数（包括恢复前已完成的）。
+        n_train: 训练样本数。
+        batch_size: 批量大小。
+        seed: 随机种子；初始权重、每轮的数据顺序和 Dropout 掩码都由它
+            （与轮次）决定。
+        restore: ``"full"`` 恢复整个模型（权重和优化器状态）；
+            ``"weights"`` 只恢复层的权重、优化器从头开始，用来演示
+            “只存权重”会出什么问题。
+        pause_at: 故障注入点，见模块说明；None 表示不停。
+        keep: 保留的检查点个数。
+        log: 打印进度的函数。
+
+    Returns:
+        ``(model, losses)``：训练好的模型，以及本次运行中各轮的
+        ``(轮次, 训练损失)`` 列表。
+    """
+    import keras
+
+    if restore not in ("full", "weights"):
+        raise ValueError(
+            f"restore 应为 'full' 或 'weights'，收到 {restore!r}。"
+        )
+    pause = _parse_pause(pause_at)
+    (X, y), _ = load_flat_mnist(n_train=n_train, n_test=1)
+    os.makedirs(ckpt_dir, exist_ok=True)
+    # 上次若死在保存途中，会留下未完成的临时文件：它从未被改名成
+    # 检查点，不含任何需要的东西，删掉即可。
+    for path in remove_stale_temporaries(ckpt_dir):
+        log(f"删除未完成的临时文件 {os.path.basename(path)}")
+
+    latest = latest_checkpoint(ckpt_dir, ".keras", missing_ok=True)
+    keras.utils.set_random_seed(seed)
+    if latest is None:
+        model, start = create_model(), 0
+        log(f"没有检查点，从头训练 {epochs} 轮")
+    else:
+        start = checkpoint_epoch(latest)
+        saved = load_model_safely(latest)
+        if restore == "full":
+            model = saved
+        else:
+            # 只拿回层的权重：优化器（Adam 的动量、步数）从零开始。
+            model = create_model()
+            model.set_weights(saved.get_weights())
+        log(
+            f"从 {os.path.basename(latest)} 恢复（{restore}），"
+            f"继续第 {start + 1} 到 {epochs} 轮"
+        )
+
+    class Pause(keras.callbacks.Callback):
+        """在指定轮次的指定批量之后停住。"""
+
+        def __init__(self, epoch):
+            super().__init__()
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if pause[:2] == ("batch", self.epoch) and batch + 1 == pause[2]:
+                _pause(pause_at)
+
+    losses = []
+    for epoch in range(start, epochs):
+        reseed_dropout(model, seed, epoch)
+        order = np.random.default_rng([seed, epoch]).permutation(len(X))
+        history = model.fit(
+            X[order],
+            y[order],
+            batch_size=batch_size,
+            epochs=1,
+            shuffle=False,  # 顺序已由 (种子, 轮次) 决定
+            verbose=0,
+            callbacks=[Pause(epoch + 1)] if pause else [],
+        )
+        hook = None
+        if pause == ("save", epoch + 1):
+            hook = lambda tmp: _pause(pause_at)  # noqa: E731
+        path = os.path.join(ckpt_dir, CKPT_PATTERN.format(epoch=epoch + 1))
+        atomic_save(model, path, before_replace=hook)
+        prune_checkpoints(ckpt_dir, keep=keep, suffix=".keras")
+        loss = float(history.history["loss"][0])
+        losses.append((epoch + 1, loss))
+        log(
+            f"第 {epoch + 1}/{epochs} 轮  loss={loss:.6f}  已保存 "
+            f"{os.path.basename(path)}"
+        )
+    return model, losses
+
+
+def mirrored_demo(ckpt_dir, n_devices: int = 2, seed: int = 0) -> None:
+    """在两个逻辑 CPU 设备上用 MirroredStrategy 训练、保存、恢复并比对。
+
+    必须在一个尚未初始化 TensorFlow 设备的新进程中调用：逻辑设备的
+    划分只能在运行时初始化之前设定。
+    """
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * n_devices
+    )
+    import keras
+
+    strategy = tf.distribute.MirroredStrategy(
+        [f"/cpu:{i}" for i in range(n_devices)]
+    )
+    print(f"副本数 num_replicas_in_sync = {strategy.num_replicas_in_sync}")
+    (X, y), (X_test, _) = load_flat_mnist(n_train=1000, n_test=200)
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model = create_model()
+    print(f"权重变量的类型：{type(model.weights[0].value).__name__}")
+    # 全局批量 64，每个副本各算 32 个样本，再把梯度求和同步。
+    model.fit(X, y, batch_size=64, epochs=1, verbose=0)
+    path = os.path.join(ckpt_dir, "mirrored.weights.h5")
+    atomic_save(model, path)
+    with strategy.scope():
+        restored = create_model()
+        from dlbook.saving import load_weights_safely
+
+        load_weights_safely(restored, path)
+    a = model.predict(X_test, verbose=0)
+    b = restored.predict(X_test, verbose=0)
+    np.testing.assert_allclose(b, a, rtol=0, atol=0)
+    print(f"策略内保存、策略内恢复：预测最大差 {np.abs(a - b).max():.1e}")
+    plain = create_model()  # 策略之外：一台普通的单设备模型
+    load_weights_safely(plain, path)
+    c = plain.predict(X_test, verbose=0)
+    np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-5)
+    print(f"策略内保存、策略外恢复：预测最大差 {np.abs(a - c).max():.1e}")
+
+
+def module_command(*args) -> list[str]:
+    """以当前解释器运行 ``python -m dlbook.resume ARGS`` 的命令行。"""
+    return [sys.executable, "-m", "dlbook.resume", *map(str, args)]
+
+
+def run_module(*args, timeout: float = 300) -> str:
+    """在子进程中运行本模块，返回它的标准输出。
+
+    子进程的标准错误被捕获而不显示；只有它失败时，才把标准错误的
+    末尾放进异常信息里。
+
+    Raises:
+        RuntimeError: 子进程的退出码不为 0。
+    """
+    proc = subprocess.run(
+        module_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"子进程 {' '.join(module_command(*args))} 以退出码 "
+            f"{proc.returncode} 结束。标准错误的末尾：\n"
+            + proc.stderr[-2000:]
+        )
+    return proc.stdout
+
+
+def run_and_kill(*args, timeout: float = 300) -> tuple[str, int]:
+    """启动本模块的训练子进程，一见到 ``PAUSED`` 标记就用 SIGKILL 杀死它。
+
+    SIGKILL 不能被捕获或忽略：进程来不及执行任何清理代码，这正是断电、
+    内存不足被系统杀死、抢占式实例被回收时的情形。
+
+    Returns:
+        ``(输出, 退出码)``；被 SIGKILL 杀死时退出码为 ``-9``。
+
+    Raises:
+        RuntimeError: 子进程没有停在注入点就结束了，或超时。
+    """
+    proc = subprocess.Popen(
+        module_command(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + timeout
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(PAUSE_MARK):
+                proc.send_signal(signal.SIGKILL)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"子进程 {timeout} 秒内没有停在注入点")
+        else:
+            proc.wait()
+            raise RuntimeError(
+                f"子进程没有停在注入点就结束了（退出码 {proc.returncode}）。"
+                f"标准错误的末尾：\n{proc.stderr.read()[-2000:]}"
+            )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    return "".join(lines), proc.returncode
+
+
+def _final_weights(model) -> dict:
+    """模型全部权重，按序号命名，便于 np.savez 保存与比较。"""
+    return {f"w{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
+
+
+def main(argv=None) -> int:
+    """命令行入口。"""
+    parser = argparse.ArgumentParser(
+        prog="python -m dlbook.resume", description=__doc__.splitlines()[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="可恢复地训练")
+    p.add_argument("--ckpt-dir", required=True)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--n-train", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--restore", choices=("full", "weights"), default="full")
+    p.add_argument("--pause-at", default=None)
+    p.add_argument("--out", default=None, help="训练结束后把权重存成 .npz")
+    m = sub.add_parser("mirrored", help="MirroredStrategy 下保存与恢复")
+    m.add_argument("--ckpt-dir", required=True)
+    m.add_argument("--devices", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    import dlbook
+
+    if args.command == "mirrored":
+        # 不调用 dlbook.setup()：它会初始化 TensorFlow 的设备，之后就
+        # 不能再划分逻辑设备了。只静默日志，设备划分好后再开确定性。
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+        mirrored_demo(args.ckpt_dir, n_devices=args.devices)
+        return 0
+
+    dlbook.setup(args.seed)
+    model, _ = train(
+        args.ckpt_dir,
+        args.epochs,
+        n_train=args.n_train,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        restore=args.restore,
+        pause_at=args.pause_at,
+        log=lambda s: print(s, flush=True),
+    )
+    if args.out:
+        np.savez(args.out, **_final_weights(model))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,541 @@
+"""保存和加载模型：本书第一部分展示并调用的、经过测试的工具。
+
+包括讲义中的模型 :func:`create_model`、查找最新检查点的
+:func:`latest_checkpoint`、清理旧检查点的 :func:`prune_checkpoints`、
+“先写临时文件再改名”的原子保存 :func:`atomic_save`，以及在加载前先检查
+文件、出错时给出清楚提示且不改动模型的 :func:`load_weights_safely` 与
+:func:`load_model_safely`。
+"""
+
+import os
+import re
+import tempfile
+import zipfile
+
+import numpy as np
+
+#: HDF5 文件开头的 8 字节签名（``.weights.h5`` 与旧式 ``.h5``）。
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: ZIP 文件开头的 4 字节签名（``.keras`` 文件是一个 zip 包）。
+ZIP_SIGNATURE = b"PK\x03\x04"
+#: 本模块认识的保存格式后缀。
+SUFFIXES = (".weights.h5", ".keras", ".h5")
+
+
+class CheckpointError(ValueError):
+    """检查点文件存在，但无法使用：损坏、截断、格式不对或结构不匹配。"""
+
+
+def load_flat_mnist(n_train: int = 1000, n_test: int = 1000):
+    """加载讲义所用的 MNIST 子集，并展平、缩放到 [0, 1]。
+
+    Args:
+        n_train: 训练样本数，讲义取前 1,000 个。
+        n_test: 测试样本数，讲义取前 1,000 个。
+
+    Returns:
+        ``((X_train, y_train), (X_test, y_test))``：``X_*`` 形状为
+        (样本数, 784)、dtype 为 float32；``y_*`` 形状为 (样本数,)。
+    """
+    from dlbook.data import load_mnist
+
+    (X_train, y_train), (X_test, y_test) = load_mnist(
+        n_train=n_train, n_test=n_test
+    )
+    # 讲义写作 reshape(-1, 28 * 28) / 255.0；转成 float32 是为了与模型
+    # 的计算精度一致，避免每个批量都做一次 float64 到 float32 的转换。
+    X_train = X_train.reshape(-1, 28 * 28).astype("float32") / 255.0
+    X_test = X_test.reshape(-1, 28 * 28).astype("float32") / 255.0
+    return (X_train, y_train), (X_test, y_test)
+
+
+def create_model():
+    """构建并编译讲义中的序列模型：Dense(512) - Dropout(0.2) - Dense(10)。
+
+    与讲义的 TF 2.3 写法相比只改了一处：用 ``keras.Input(shape=(784,))``
+    声明输入，而不是给第一层传 ``input_shape``（Keras 3 会为此发出警告）。
+
+    Returns:
+        编译好的 ``keras.Sequential``，输入形状 (批量大小, 784)，
+        输出形状 (批量大小, 10) 的 logits（未经 softmax）。
+    """
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(784,)),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        # 输出层没有 softmax，故 from_logits=True：数值上更稳定。
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _suffix(path) -> str:
+    """返回 path 的保存格式后缀；不认识时返回空串。"""
+    name = os.path.basename(os.fspath(path))
+    for suffix in SUFFIXES:  # ".weights.h5" 要先于 ".h5" 匹配
+        if name.endswith(suffix):
+            return suffix
+    return ""
+
+
+def checkpoint_epoch(path) -> int | None:
+    """从检查点文件名中读出轮次编号，如 ``cp-0005.weights.h5`` 得 5。
+
+    取文件名（去掉后缀后）中最后一段连续数字；没有数字时返回 None。
+    """
+    name = os.path.basename(os.fspath(path))
+    stem = name[: len(name) - len(_suffix(name))] if _suffix(name) else name
+    digits = re.findall(r"\d+", stem)
+    return int(digits[-1]) if digits else None
+
+
+def _is_temporary(name: str) -> bool:
+    """atomic_save 的临时文件以“.”开头，查找检查点时必须跳过。"""
+    return name.startswith(".")
+
+
+def remove_stale_temporaries(directory) -> list[str]:
+    """删除 :func:`atomic_save` 被中断后留下的临时文件，返回其路径。
+
+    临时文件名形如 ``.cp.weights.h5.tmp-XXXX.weights.h5``：以“.”开头且
+    含 ``.tmp-``。只有在没有其他进程正在向该目录保存时才应调用。
+    """
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        return []
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        if _is_temporary(name) and ".tmp-" in name:
+            path = os.path.join(directory, name)
+            os.remove(path)
+            removed.append(path)
+    return removed
+
+
+def list_checkpoints(directory, suffix: str = ".weights.h5") -> list[str]:
+    """列出目录中的检查点，按从旧到新排序。
+
+    排序依据：文件名中的轮次编号（见 :func:`checkpoint_epoch`），编号
+    相同或没有编号时再比较修改时间和文件名。隐藏文件（包括
+    :func:`atomic_save` 未完成的临时文件）不算检查点。
+
+    Args:
+        directory: 检查点目录。
+        suffix: 检查点文件的后缀，如 ``".weights.h5"`` 或 ``".keras"``。
+
+    Returns:
+        完整路径的列表；目录中没有检查点时为空列表。
+
+    Raises:
+        FileNotFoundError: 目录不存在。
+        NotADirectoryError: directory 是一个文件而不是目录。
+    """
+    directory = os.fspath(directory)
+    if not os.path.exists(directory):
+        raise FileNotFoundError(
+            f"检查点目录 {directory} 不存在。请检查路径是否拼写正确，"
+            "以及训练时 ModelCheckpoint/atomic_save 是否写到了这里。"
+        )
+    if not os.path.isdir(directory):
+        raise NotADirectoryError(
+            f"{directory} 是一个文件，而这里需要检查点所在的目录。"
+            f"如果想加载这个文件本身，请直接把它传给 load_weights_safely "
+            "或 load_model_safely。"
+        )
+    paths = [
+        os.path.join(directory, name)
+        for name in os.listdir(directory)
+        if name.endswith(suffix) and not _is_temporary(name)
+    ]
+
+    def key(path):
+        epoch = checkpoint_epoch(path)
+        return (
+            -1 if epoch is None else epoch,
+            os.stat(path).st_mtime_ns,
+            path,
+        )
+
+    return sorted(paths, key=key)
+
+
+def latest_checkpoint(
+    directory, suffix: str = ".weights.h5", *, missing_ok: bool = False
+):
+    """返回目录中最新的检查点路径（取代对新格式失效的
+    ``tf.train.latest_checkpoint``）。
+
+    Args:
+        directory: 检查点目录。
+        suffix: 检查点文件的后缀，如 ``".weights.h5"`` 或 ``".keras"``。
+        missing_ok: 为 True 时，目录不存在或没有检查点都返回 None
+            （用于“有检查点就恢复，没有就从头训练”）。
+
+    Returns:
+        最新检查点的路径（字符串），或 None（仅当 ``missing_ok=True``）。
+
+    Raises:
+        FileNotFoundError: 目录不存在，或其中没有后缀为 suffix 的检查点。
+    """
+    directory = os.fspath(directory)
+    if missing_ok and not os.path.isdir(directory):
+        return None
+    paths = list_checkpoints(directory, suffix)
+    if paths:
+        return paths[-1]
+    if missing_ok:
+        return None
+    others = sorted(os.listdir(directory))
+    seen = "、".join(others[:5]) + (" 等" if len(others) > 5 else "")
+    raise FileNotFoundError(
+        f"目录 {directory} 中没有后缀为 {suffix} 的检查点"
+        f"（目录中{'的文件：' + seen if others else '是空的'}）。"
+        f"请确认保存时的文件名以 {suffix} 结尾、保存到了这个目录，"
+        "或者先训练至少一轮再恢复。"
+    )
+
+
+def prune_checkpoints(
+    directory, keep: int = 3, suffix: str = ".weights.h5"
+) -> list[str]:
+    """删除旧检查点，只保留轮次编号最大的 keep 个。
+
+    只动文件名中带轮次编号的检查点；``best.weights.h5`` 这类没有编号的
+    文件（例如 ``save_best_only`` 保存的最好一轮）永远不删。
+
+    Args:
+        directory: 检查点目录。
+        keep: 保留的个数，至少为 1：永远不删最新的那个。
+        suffix: 检查点文件的后缀。
+
+    Returns:
+        被删除的文件路径列表，从旧到新。
+    """
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ValueError(
+            f"keep 应为不小于 1 的整数，收到 {keep!r}；"
+            "至少要保留最新的一个检查点，否则无从恢复。"
+        )
+    numbered = [
+        p
+        for p in list_checkpoints(directory, suffix)
+        if checkpoint_epoch(p) is not None
+    ]
+    removed = numbered[: max(len(numbered) - keep, 0)]
+    for path in removed:
+        os.remove(path)
+    return removed
+
+
+def atomic_save(model, path, *, before_replace=None) -> str:
+    """原子地保存模型：先写同目录下的临时文件，再用 ``os.replace`` 改名。
+
+    ``os.replace`` 在同一个文件系统内是原子操作：其他进程看到的要么是
+    旧文件，要么是写完的新文件。因此即使进程在保存途中被杀死，path 处
+    原有的检查点也完好无损，留下的只是一个以“.”开头的临时文件。
+
+    Args:
+        model: Keras 模型。
+        path: 目标路径。后缀 ``.weights.h5`` 只存权重（含优化器状态），
+            ``.keras`` 存整个模型，``.h5`` 为旧式 HDF5 整模型格式。
+        before_replace: 可选的回调，参数为临时文件路径，在改名之前调用；
+            本书用它在“写到一半”时注入故障。
+
+    Returns:
+        path（字符串）。
+
+    Raises:
+        ValueError: 后缀不是上面三种之一。
+    """
+    path = os.fspath(path)
+    suffix = _suffix(path)
+    if not suffix:
+        raise ValueError(
+            f"无法判断 {path} 的保存格式：文件名应以 "
+            f"{'、'.join(SUFFIXES)} 之一结尾。只存权重请用 .weights.h5，"
+            "存整个模型请用 .keras。"
+        )
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    # 临时文件必须和目标在同一目录（同一文件系统），os.replace 才是
+    # 原子的；它保留原后缀，因为 Keras 按后缀决定保存格式。
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.tmp-", suffix=suffix, dir=directory
+    )
+    os.close(fd)
+    try:
+        if suffix == ".weights.h5":
+            model.save_weights(tmp, overwrite=True)
+        else:
+            model.save(tmp, overwrite=True)
+        # 先把数据刷到磁盘再改名，否则断电后可能得到一个空的“新”文件。
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    # 让目录项（改名本身）也落盘。
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def check_checkpoint_file(path) -> str:
+    """在交给 Keras 之前检查文件：存在、非空、格式签名与后缀相符、完整。
+
+    Args:
+        path: ``.weights.h5``、``.keras`` 或 ``.h5`` 文件的路径。
+
+    Returns:
+        文件的格式后缀，如 ``".keras"``。
+
+    Raises:
+        FileNotFoundError: 文件不存在。
+        CheckpointError: 文件为空、被截断、已损坏或不是声称的格式。
+    """
+    path = os.fspath(path)
+    suffix = _suffix(path)
+    if not os.path.exists(path):
+        folder = os.path.dirname(os.path.abspath(path))
+        raise FileNotFoundError(
+            f"检查点文件 {path} 不存在。请检查路径；要找目录 {folder} "
+            "中最新的检查点，可以用 dlbook.saving.latest_checkpoint。"
+        )
+    if os.path.isdir(path):
+        raise CheckpointError(
+            f"{path} 是一个目录。如果它是 model.export() 导出的 "
+            "SavedModel，请用 keras.layers.TFSMLayer 加载；如果它存放着"
+            "检查点，请先用 latest_checkpoint 找出其中的文件。"
+        )
+    if not suffix:
+        raise CheckpointError(
+            f"无法判断 {path} 的格式：文件名应以 "
+            f"{'、'.join(SUFFIXES)} 之一结尾。"
+        )
+    size = os.path.getsize(path)
+    broken = (
+        "它可能在写入时被中断（例如保存途中进程被杀死），或在复制、下载"
+        "时损坏。请改用上一个检查点（dlbook.saving.list_checkpoints 列出"
+        "全部），或重新训练；不要覆盖其他检查点。"
+    )
+    if size == 0:
+        raise CheckpointError(f"检查点文件 {path} 是空的（0 字节）。{broken}")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if suffix == ".keras":
+        if not head.startswith(ZIP_SIGNATURE):
+            raise CheckpointError(
+                f"{path} 不是 .keras 文件：.keras 文件是 zip 包，应以 "
+                f"{ZIP_SIGNATURE!r} 开头，而它以 {head[:4]!r} 开头。{broken}"
+            )
+        try:
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+                names = set(zf.namelist())
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            raise CheckpointError(
+                f"{path} 不是完整的 zip 包（{err}），"
+                f"大小 {size} 字节。{broken}"
+            ) from err
+        if bad is not None or not {"config.json"} <= names:
+            raise CheckpointError(
+                f"{path} 中的成员 {bad or 'config.json'} 损坏或缺失。{broken}"
+            )
+        return suffix
+    if head != HDF5_SIGNATURE:
+        raise CheckpointError(
+            f"{path} 不是 HDF5 文件：应以 {HDF5_SIGNATURE!r} 开头，而它以 "
+            f"{head!r} 开头。{broken}"
+        )
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visit(lambda name: None)  # 遍历一遍，读坏的结构会报错
+    except OSError as err:
+        raise CheckpointError(
+            f"{path} 是不完整的 HDF5 文件（{err}），"
+            f"大小 {size} 字节。{broken}"
+        ) from err
+    return suffix
+
+
+def _state_variables(model) -> list:
+    """模型与（已建立的）优化器的全部变量，用于出错时原样恢复。"""
+    variables = list(model.weights)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        variables += list(optimizer.variables)
+    return variables
+
+
+def load_weights_safely(model, path):
+    """检查文件后把权重加载进 model；失败时给出清楚的错误，且不改动 model。
+
+    与直接调用 ``model.load_weights`` 相比多做了三件事：
+
+    1. 先用 :func:`check_checkpoint_file` 检查文件，错误信息指名文件、
+       说明原因和该怎么办；
+    2. 模型已编译而优化器尚未建立时，先建立优化器，否则 Keras 会
+       跳过文件中的优化器状态（只发出一条警告）；
+    3. 加载失败（例如模型结构不匹配）时把模型与优化器的变量恢复原样。
+
+    Args:
+        model: 已建立（built）的 Keras 模型。
+        path: ``.weights.h5`` 文件路径。
+
+    Returns:
+        model 本身，便于链式调用。
+
+    Raises:
+        FileNotFoundError: 文件不存在。
+        CheckpointError: 文件损坏，或其中的权重与 model 的结构不匹配。
+    """
+    path = os.fspath(path)
+    suffix = check_checkpoint_file(path)
+    if suffix == ".keras":
+        raise CheckpointError(
+            f"{path} 是整个模型（.keras），请用 load_model_safely 加载；"
+            "load_weights_safely 只接受 .weights.h5 文件。"
+        )
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    variables = _state_variables(model)
+    snapshot = [np.array(v.numpy()) for v in variables]
+    try:
+        model.load_weights(path)
+    except (ValueError, KeyError, OSError) as err:
+        for variable, value in zip(variables, snapshot, strict=True):
+            variable.assign(value)
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{path} 中的权重与模型 {model.name!r} 的结构不匹配，"
+            f"模型保持原样未被改动。Keras 报告：{first} 请用创建这个检查点"
+            "时的同一个模型结构（例如同一个 create_model()）来加载它。"
+        ) from err
+    return model
+
+
+def load_model_safely(path, **kwargs):
+    """检查文件后用 ``keras.models.load_model`` 加载整个模型。
+
+    Args:
+        path: ``.keras`` 或旧式 ``.h5`` 文件路径。
+        **kwargs: 原样传给 ``keras.models.load_model``，如
+            ``custom_objects``；``safe_mode`` 保持默认的 True。
+
+    Returns:
+        加载得到的 Keras 模型。
+
+    Raises:
+        FileNotFoundError: 文件不存在。
+        CheckpointError: 文件损坏，或是只含权重的 ``.weights.h5``。
+    """
+    import keras
+
+    path = os.fspath(path)
+    suffix = check_checkpoint_file(path)
+    if suffix == ".weights.h5":
+        raise CheckpointError(
+            f"{path} 只含权重，没有模型结构，无法单独还原出模型。请先"
+            "用创建它的代码（如 create_model()）建出模型，再调用 "
+            "load_weights_safely(model, path)。"
+        )
+    return keras.models.load_model(path, **kwargs)
+
+
+def max_abs_diff(a, b) -> float:
+    """两组数组（或两个数组）逐元素之差的最大绝对值。"""
+    if isinstance(a, (list, tuple)):
+        if len(a) != len(b):
+            raise ValueError(f"数组个数不同：{len(a)} 对 {len(b)}。")
+        return max(
+            (max_abs_diff(x, y) for x, y in zip(a, b, strict=True)),
+            default=0.0,
+        )
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)), initial=0.0))
+
+
+def walk_h5(path) -> list[tuple[str, str]]:
+    """列出 HDF5 文件中的全部组与数据集，供阅读检查点的内部结构。
+
+    Returns:
+        ``(路径, 描述)`` 的列表；数据集的描述是形状和 dtype，组为 "组"。
+    """
+    import h5py
+
+    rows = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            rows.append((name, f"{tuple(obj.shape)} {obj.dtype}"))
+        else:
+            rows.append((name, "组"))
+
+    with h5py.File(os.fspath(path), "r") as f:
+        f.visititems(visit)
+    return rows
+
+
+def plot_loss_curves(curves: dict, *, resume_epoch=None, title=None):
+    """把几次训练的逐轮损失画在同一张图上，比较中断与恢复的效果。
+
+    Args:
+        curves: ``{图例: 损失序列}``，序列的第 i 项是第 i+1 轮的损失；
+            值为 ``(起始轮次, 序列)`` 时从该轮之后开始画。
+        resume_epoch: 可选，在这一轮处画一条竖线，标出“中断并恢复”。
+        title: 图题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    from dlbook.plotting import use_chinese_font
+
+    use_chinese_font()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    styles = [("-", "o", 8), ("--", "s", 5), (":", "^", 6), ("-.", "x", 6)]
+    for (label, values), (ls, marker, size) in zip(
+        curves.items(), styles[: len(curves)], strict=True
+    ):
+        start, values = values if isinstance(values, tuple) else (0, values)
+        epochs = np.arange(start + 1, start + len(values) + 1)
+        ax.plot(epochs, values, ls=ls, marker=marker, ms=size, label=label)
+    if resume_epoch is not None:
+        ax.axvline(resume_epoch + 0.5, color="gray", lw=1)
+        ax.annotate(
+            "中断并恢复",
+            (resume_epoch + 0.5, 0.95),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="top",
+            fontsize=9,
+            color="gray",
+            bbox=dict(fc="white", ec="none"),
+        )
+    ax.set_xlabel("轮次（epoch）")
+    ax.set_ylabel("训练损失")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,145 @@
+"""故障注入：在不同位置用 SIGKILL 杀死训练子进程，恢复后结果与不中断时相同。
+
+容差为 0：启用确定性算子后，恢复训练的最终权重与不中断的训练逐位相同。
+"""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
+from dlbook.resume import run_and_kill, run_module, train
+from dlbook.saving import (
+    checkpoint_epoch,
+    list_checkpoints,
+    load_model_safely,
+)
+
+#: 小配置：256 个样本、批量 32，每轮 8 个批量，共 3 轮。
+EPOCHS = 3
+ARGS = ("--epochs", EPOCHS, "--n-train", 256, "--batch-size", 32)
+
+
+def train_args(ckpt_dir, *extra):
+    return ("train", "--ckpt-dir", ckpt_dir, *ARGS, *extra)
+
+
+def load_npz(path):
+    with np.load(path) as f:
+        return [f[f"w{i}"] for i in range(len(f.files))]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """不中断地训练 EPOCHS 轮的最终权重。"""
+    d = tmp_path_factory.mktemp("reference")
+    out = run_module(*train_args(d / "ckpt", "--out", d / "w.npz"))
+    assert f"第 {EPOCHS}/{EPOCHS} 轮" in out
+    return load_npz(d / "w.npz")
+
+
+def completed_epochs(output: str) -> int:
+    """子进程输出中已经完成（并保存）的最后一轮。"""
+    done = [
+        int(line.split()[1].split("/")[0])
+        for line in output.splitlines()
+        if line.startswith("第 ") and "已保存" in line
+    ]
+    return max(done, default=0)
+
+
+def kill_and_check(ckpt_dir, pause_at, previous_epoch):
+    """在 pause_at 处杀死子进程，检查磁盘上的检查点全部可用、没丢一轮。"""
+    output, code = run_and_kill(*train_args(ckpt_dir, "--pause-at", pause_at))
+    assert code == -9, output  # 确实是被 SIGKILL 杀死的
+    assert output.rstrip().endswith(f"PAUSED {pause_at}")
+    done = max(completed_epochs(output), previous_epoch)
+    paths = list_checkpoints(ckpt_dir, ".keras") if done else []
+    # 每个完成的轮次都有检查点，最新的正是最后完成的一轮。
+    assert [checkpoint_epoch(p) for p in paths][-1:] == (
+        [done] if done else []
+    )
+    for path in paths:  # 包括“写到一半被杀”时的上一个检查点
+        load_model_safely(path)
+    return done
+
+
+def resume_and_compare(ckpt_dir, reference, tmp_path):
+    out = run_module(*train_args(ckpt_dir, "--out", tmp_path / "w.npz"))
+    assert "恢复" in out or "从头" in out
+    weights = load_npz(tmp_path / "w.npz")
+    assert len(weights) == len(reference)
+    for w, r in zip(weights, reference, strict=True):
+        np.testing.assert_array_equal(w, r)
+    return out
+
+
+@pytest.mark.slow
+def test_kill_mid_epoch_then_resume(reference, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    assert kill_and_check(ckpt, "batch:2:4", 0) == 1  # 第 2 轮的一半
+    out = resume_and_compare(ckpt, reference, tmp_path)
+    assert "从 epoch-0001.keras 恢复" in out
+
+
+@pytest.mark.slow
+def test_kill_three_times_incl_during_writes_then_resume(reference, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    done = 0
+    # 第一个检查点写到一半（此时还没有任何检查点）；第 2 轮的一半；
+    # 第 3 轮的检查点写完临时文件、尚未改名（上一个检查点必须完好）。
+    for pause_at, expected in [
+        ("save:1", 0),
+        ("batch:2:4", 1),
+        ("save:3", 2),
+    ]:
+        done = kill_and_check(ckpt, pause_at, done)
+        assert done == expected
+    assert any(".tmp-" in name for name in os.listdir(ckpt))
+    out = resume_and_compare(ckpt, reference, tmp_path)
+    assert "删除未完成的临时文件" in out
+    assert "从 epoch-0002.keras 恢复" in out
+    assert checkpoint_epoch(list_checkpoints(ckpt, ".keras")[-1]) == EPOCHS
+    assert not any(".tmp-" in name for name in os.listdir(ckpt))
+
+
+def test_weights_only_restore_diverges(tmp_path):
+    """只恢复层的权重、不恢复优化器状态，结果就与不中断时不同。"""
+    kw = dict(n_train=128, batch_size=32, log=lambda s: None)
+    full, _ = train(tmp_path / "a", 2, **kw)
+    # 用不中断那次运行第 1 轮的检查点，分别完整恢复、只恢复权重。
+    first = tmp_path / "a" / "epoch-0001.keras"
+    for name in "bc":
+        os.makedirs(tmp_path / name)
+        shutil.copy(first, tmp_path / name)
+    resumed, _ = train(tmp_path / "b", 2, restore="full", **kw)
+    partial, _ = train(tmp_path / "c", 2, restore="weights", **kw)
+    for w, r in zip(resumed.get_weights(), full.get_weights(), strict=True):
+        np.testing.assert_array_equal(w, r)
+    diff = max(
+        np.abs(w - r).max()
+        for w, r in zip(
+            partial.get_weights(), full.get_weights(), strict=True
+        )
+    )
+    assert diff > 1e-4
+    assert int(partial.optimizer.iterations) == 4  # 只算了恢复后的 4 步
+    assert int(resumed.optimizer.iterations) == 8
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="pause_at"):
+        train("unused", 1, pause_at="mid-epoch")
+    with pytest.raises(ValueError, match="restore"):
+        train("unused", 1, restore="optimizer")
+    assert not os.path.exists("unused")
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_save_and_restore(tmp_path):
+    out = run_module("mirrored", "--ckpt-dir", tmp_path)
+    assert "num_replicas_in_sync = 2" in out
+    assert "策略外恢复" in out
+    assert os.path.exists(tmp_path / "mirrored.weights.h5")
