@@ -96,7 +96,15 @@ def _draw_panel(
 
 
 def draw_conv(
-    ax, L, f, stride=1, padding=0, dilation=1, pos=(0, 0), title=None
+    ax,
+    L,
+    f,
+    stride=1,
+    padding=0,
+    dilation=1,
+    pos=(0, 0),
+    title=None,
+    values=None,
 ):
     """画一次卷积（互相关）的示意图：输入、填充、核位置与输出。
 
@@ -109,6 +117,7 @@ def draw_conv(
         dilation: 扩张率 d。
         pos: 高亮的输出像素 (行, 列)。
         title: 子图标题；None 时自动生成。
+        values: 可选，形状 (L, L) 的输入数值，写在格子里（填充处写 0）。
     """
     before, after = padding_amounts(L, f, stride, padding, dilation)
     P = L + before + after
@@ -128,7 +137,9 @@ def draw_conv(
             + (f"，d={dilation}" if dilation > 1 else "")
             + f"\n输出 {Lo}×{Lo}"
         )
-    _draw_panel(ax, real, cells, (Lo, Lo), pos, title)
+    if values is not None:
+        values = np.pad(np.asarray(values), ((before, after),) * 2)
+    _draw_panel(ax, real, cells, (Lo, Lo), pos, title, values)
 
 
 def draw_conv_transpose(ax, L, f, stride=1, pos=(0, 0), title=None):
