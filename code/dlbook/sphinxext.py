@@ -78,6 +78,11 @@ def _on_config_inited(app, config) -> None:
 
     if app.config.dlbook_bundle_mathjax:
         _use_local_mathjax(config)
+    # 主题默认用亮色：Matplotlib 的白底插图在暗色页面上很刺眼。不设置时
+    # pydata-sphinx-theme 会在浏览器控制台报错 “Got invalid theme mode”。
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "light")
+    config.html_context = context
 
 
 def _use_local_mathjax(config) -> None:
@@ -109,12 +114,48 @@ def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
     return sorted(env.found_docs - set(added) - set(changed))
 
 
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """去掉重复的内联脚本。
+
+    sphinx-thebe 在一次构建中可能两次注册同一段
+    ``const THEBE_JS_URL = ...``，浏览器执行第二段时报
+    “Identifier has already been declared”。
+    """
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        attrs = getattr(script, "attributes", {})
+        key = getattr(script, "filename", None) or ("body", attrs.get("body"))
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(script)
+    context["script_files"] = unique
+
+
+def _fix_citation_roles(app, pagename, templatename, context, doctree):
+    """修正 docutils 参考文献列表的 ARIA 角色。
+
+    docutils 把参考文献写成 ``<div role="list">``，其子元素却是链接和
+    ``role="doc-biblioentry"``（已废弃）的 div，axe-core 判为 critical：
+    读屏软件会把它当作一个空列表。去掉这两个角色，让它作为普通区块朗读。
+    """
+    body = context.get("body")
+    if body and "citation-list" in body:
+        body = body.replace(
+            '<div role="list" class="citation-list">',
+            '<div class="citation-list">',
+        )
+        context["body"] = body.replace(' role="doc-biblioentry"', "")
+
+
 def setup(app):
     app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
     app.add_config_value("dlbook_bundle_mathjax", True, "html")
     # 优先级数值较小者先运行：要在 myst-nb 读取配置之前改好缓存路径。
     app.connect("config-inited", _on_config_inited, priority=400)
     app.connect("env-get-outdated", _on_env_get_outdated)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("html-page-context", _fix_citation_roles)
     return {
         "version": "0.1",
         "parallel_read_safe": True,

@@ -1,0 +1,184 @@
+"""在真实浏览器（Debian 的 chromium，无头模式）里检查构建好的网站。
+
+对目录中的每一页：加载时控制台没有错误；公式已由 MathJax 渲染；
+每张图片都已加载且有替代文字；axe-core 没有 serious/critical 级的
+无障碍问题。搜索页对中文词返回结果。一切非本机请求都被拦截，
+证明网站不依赖第三方主机。每章首页的截图保存在 ``_build/screenshots``。
+
+没有 chromium 时在读者机器上跳过；CI（CI=true）中必须运行。
+"""
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import pytest
+
+from conftest import ROOT, toc_files
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+if not Path(CHROMIUM).exists() and not IN_CI:
+    pytest.skip(
+        "没有 chromium；apt-get install chromium 后即可运行",
+        allow_module_level=True,
+    )
+
+SHOTS = ROOT / "_build" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(html_build):
+    result, html_dir = html_build
+    assert result.returncode == 0, "构建失败，见 test_book"
+    handler = functools.partial(_QuietHandler, directory=str(html_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """一个新页面：拦截所有非本机请求，并记录控制台错误与外部请求。"""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    blocked, errors = [], []
+
+    def route(r):
+        host = urlparse(r.request.url).hostname
+        if r.request.url.startswith("data:") or host in ("127.0.0.1",):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    pg = context.new_page()
+    pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.blocked, pg.errors = blocked, errors
+    yield pg
+    context.close()
+
+
+def _wait_for_mathjax(pg):
+    """等 MathJax 排版完毕；没有公式的页面不加载 MathJax，直接返回。"""
+    if pg.locator("script[src*='tex-chtml']").count() == 0:
+        return
+    pg.wait_for_function(
+        "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+        timeout=30000,
+    )
+    pg.evaluate("() => MathJax.startup.promise")
+
+
+PAGES = toc_files()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_in_browser(site, page, docname):
+    page.goto(f"{site}/{docname}.html", wait_until="load")
+    _wait_for_mathjax(page)
+    source = (ROOT / f"{docname}.md").read_text(encoding="utf-8")
+    if "$" in source or "{math}" in source:
+        assert page.locator("mjx-container").count() > 0, "公式没有渲染"
+    # 正文中不应残留未渲染的 TeX 定界符（代码块除外）。
+    leftover = page.evaluate(
+        r"""() => {
+          const clone = document.querySelector('main').cloneNode(true);
+          clone.querySelectorAll('pre, code, mjx-container, script')
+               .forEach(e => e.remove());
+          const t = clone.innerText;
+          return (t.match(/\\\(|\\\[|\$\$/g) || []).length;
+        }"""
+    )
+    assert leftover == 0, "页面中残留未渲染的公式定界符"
+    images = page.evaluate(
+        """() => Array.from(document.images).map(i => ({
+             src: i.getAttribute('src'), w: i.naturalWidth,
+             alt: (i.getAttribute('alt') || '').trim()}))"""
+    )
+    for img in images:
+        assert img["w"] > 0, f"图片没有加载：{img['src']}"
+        assert img["alt"], f"图片没有替代文字：{img['src']}"
+    assert not page.errors, page.errors
+    assert not page.blocked, f"页面请求了外部主机：{page.blocked[:5]}"
+    if docname.endswith("index") or docname == PAGES[0]:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        name = docname.replace("/", "-")
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", PAGES)
+def test_accessibility_axe(site, page, docname):
+    """axe-core 检查：不允许 serious 或 critical 级的问题。"""
+    import axe_playwright_python
+
+    axe_js = Path(axe_playwright_python.__file__).with_name("axe.min.js")
+    page.goto(f"{site}/{docname}.html", wait_until="load")
+    _wait_for_mathjax(page)
+    page.add_script_tag(path=str(axe_js))
+    result = page.evaluate(
+        """async () => {
+          const r = await axe.run(document, {resultTypes: ['violations']});
+          return r.violations.map(v => ({id: v.id, impact: v.impact,
+            help: v.help, n: v.nodes.length,
+            where: v.nodes.slice(0, 2).map(n => n.target.join(' '))}));
+        }"""
+    )
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not bad, bad
+
+
+def _search_terms():
+    pages = set(PAGES)
+    terms = ["数据"]
+    for prefix, term in [
+        ("book/convnets", "卷积"),
+        ("book/backprop", "反向传播"),
+        ("book/saving", "检查点"),
+    ]:
+        if any(p.startswith(prefix) for p in pages):
+            terms.append(term)
+    return terms
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("term", _search_terms())
+def test_search_finds_chinese_words(site, page, term):
+    page.goto(f"{site}/search.html?q={quote(term)}", wait_until="load")
+    page.wait_for_selector("#search-results li", timeout=30000)
+    n = page.locator("#search-results li").count()
+    assert n > 0, f"搜索“{term}”没有结果"
+    assert not page.blocked, page.blocked[:5]
