@@ -1,0 +1,234 @@
+"""“卷积网络的应用”一部分的图：学习曲线、混淆矩阵、错例与卷积核。"""
+
+import numpy as np
+
+from dlbook.plotting import show_digits, use_chinese_font
+
+
+def plot_history(history, title=None):
+    """画学习曲线：左图为损失，右图为准确率，训练与验证各一条线。
+
+    Args:
+        history: ``model.fit(...).history`` 形式的字典，至少含
+            ``"loss"`` 与 ``"accuracy"``，可选 ``"val_loss"``、
+            ``"val_accuracy"``。
+        title: 整张图的标题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    use_chinese_font()
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, key, name in [
+        (axes[0], "loss", "损失"),
+        (axes[1], "accuracy", "准确率"),
+    ]:
+        ax.plot(epochs, history[key], "o-", ms=3, label="训练集")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "s-", ms=3, label="验证集")
+        ax.set_xlabel("轮次（epoch）")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true, y_pred, num_classes=10):
+    """计算混淆矩阵：第 i 行第 j 列是真实类别 i 被预测为 j 的样本数。
+
+    Returns:
+        int 数组，形状 (类别数, 类别数)。
+    """
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = np.asarray(y_pred, dtype=int)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"y_true 形状 {y_true.shape} 与 y_pred 形状 {y_pred.shape} 不同。"
+        )
+    cm = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def plot_confusion_matrix(cm, class_names=None, title=None):
+    """把混淆矩阵画成热图，每格写出样本数；对角线之外即错误。
+
+    Args:
+        cm: 混淆矩阵，形状 (类别数, 类别数)。
+        class_names: 各类别的名称；默认用 0、1……
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    use_chinese_font()
+    cm = np.asarray(cm)
+    k = len(cm)
+    names = class_names or [str(i) for i in range(k)]
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    # 对数着色：对角线上的大数不至于把个位数的错误压成一片白。
+    im = ax.imshow(np.log1p(cm), cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                dark = np.log1p(cm[i, j]) > 0.6 * np.log1p(cm.max())
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if dark else "black",
+                )
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("预测类别")
+    ax.set_ylabel("真实类别")
+    fig.colorbar(im, ax=ax, label="log(1 + 样本数)")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_misclassified(X, y_true, y_pred, n=20, ncols=10, title=None):
+    """列出被分错的图片，标题写“真 a / 预测 b”。
+
+    Args:
+        X: 图片，形状 (样本数, 高, 宽) 或 (样本数, 高, 宽, 1)。
+        y_true: 真实标签，形状 (样本数,)。
+        y_pred: 预测标签，形状 (样本数,)。
+        n: 最多显示的张数。
+
+    Returns:
+        Matplotlib 的 Figure；没有错例时返回 None。
+    """
+    X = np.asarray(X)
+    if X.ndim == 4:
+        X = X[..., 0]
+    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))
+    if len(wrong) == 0:
+        return None
+    idx = wrong[:n]
+    return show_digits(
+        X[idx],
+        np.asarray(y_true)[idx],
+        n=len(idx),
+        ncols=min(ncols, len(idx)),
+        title=title,
+        pred=np.asarray(y_pred)[idx],
+    )
+
+
+def plot_filters(kernel, ncols=8, title=None):
+    """把第一层卷积核画成小图（红正蓝负），每个输出通道一张。
+
+    Args:
+        kernel: 卷积核权重，形状 (核高, 核宽, 1, 输出通道数)。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    use_chinese_font()
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 4 or kernel.shape[2] != 1:
+        raise ValueError(
+            "kernel 的形状应为 (核高, 核宽, 1, 输出通道数)，"
+            f"收到 {kernel.shape}。"
+        )
+    n = kernel.shape[-1]
+    nrows = -(-n // ncols)
+    vmax = np.abs(kernel).max()
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(0.9 * ncols, 0.95 * nrows), squeeze=False
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(
+                kernel[:, :, 0, i], cmap="RdBu_r", vmin=-vmax, vmax=vmax
+            )
+            ax.set_title(str(i), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(image, maps, ncols=8, title=None):
+    """画一张输入图片和它经过某一层后得到的各通道特征图。
+
+    Args:
+        image: 输入图片，形状 (高, 宽) 或 (高, 宽, 1)。
+        maps: 该层对这张图片的输出，形状 (高', 宽', 通道数)。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    use_chinese_font()
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = image[..., 0]
+    maps = np.asarray(maps)
+    n = maps.shape[-1]
+    nrows = -(-n // ncols) + 1
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(0.95 * ncols, 1.0 * nrows), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].imshow(image, cmap="gray_r")
+    axes[0, 0].set_title("输入", fontsize=8)
+    for i in range(n):
+        ax = axes[1 + i // ncols, i % ncols]
+        ax.imshow(maps[..., i], cmap="viridis")
+        ax.set_title(str(i), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_images(images, titles, ncols=8, title=None):
+    """把若干张图片排成一行或多行，每张配一个小标题（如增强前后对比）。
+
+    Args:
+        images: 图片，形状 (张数, 高, 宽) 或 (张数, 高, 宽, 1)。
+        titles: 每张图片的小标题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    use_chinese_font()
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[..., 0]
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.1 * ncols, 1.3 * nrows), squeeze=False
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=images.max())
+            ax.set_title(titles[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

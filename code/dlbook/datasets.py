@@ -1,0 +1,406 @@
+"""自己动手制作图像数据集：文件夹树、检查坏数据、TFRecord 与标签文件。
+
+“卷积网络的应用”一部分用本模块把 MNIST 子集写成读者自己的照片会用的
+目录结构（每个类别一个子文件夹），在训练之前扫描这棵目录树、报告坏数据，
+再把同一批样本写成 TFRecord 文件并读回。
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: ``keras.utils.image_dataset_from_directory`` 接受的图片扩展名。
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+#: 各类问题的中文名称与处理建议。
+_ADVICE = {
+    "non_image": (
+        "不是图片",
+        "Keras 会静默跳过它；若它本该是图片，请转换成 PNG/JPEG，"
+        "否则把它移出数据目录",
+    ),
+    "corrupt": (
+        "图片已损坏",
+        "Keras 会把它计入样本数，直到训练读到它时才报错；"
+        "请重新导出或下载它，无法修复就删除",
+    ),
+    "empty_class": (
+        "类别文件夹为空",
+        "Keras 仍会把它当成一个类别，模型因此多出一个永远学不到的输出；"
+        "请放入该类的图片，或删除这个文件夹",
+    ),
+    "stray_file": (
+        "文件不在类别文件夹中",
+        "按文件夹推断标签时 Keras 会忽略它；请把它移入所属类别的子文件夹",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """数据目录树中的一处问题。
+
+    Attributes:
+        path: 出问题的文件或文件夹（相对于数据根目录）。
+        kind: 问题类型：``"non_image"``、``"corrupt"``、
+            ``"empty_class"`` 或 ``"stray_file"``。
+        detail: 具体原因，例如图片解码器给出的错误信息。
+    """
+
+    path: str
+    kind: str
+    detail: str = ""
+
+    def message(self) -> str:
+        """返回一行中文说明：哪个文件、出了什么问题、该怎么办。"""
+        name, advice = _ADVICE[self.kind]
+        detail = f"（{self.detail}）" if self.detail else ""
+        return f"[{name}] {self.path}{detail}：{advice}。"
+
+
+def write_image_tree(X, y, root, class_names=None) -> dict:
+    """把图片数组写成“每类一个子文件夹”的 PNG 目录树。
+
+    目录结构为 ``root/<类别名>/<序号>.png``，这正是
+    ``keras.utils.image_dataset_from_directory`` 按文件夹推断标签时
+    期望的布局，也是读者整理自己照片的推荐方式。
+
+    Args:
+        X: uint8 图片，形状 (样本数, 高, 宽) 或 (样本数, 高, 宽, 1)。
+        y: 整数标签，形状 (样本数,)，取值 0 到 类别数-1。
+        root: 数据根目录；不存在时自动创建。
+        class_names: 各类别的文件夹名；默认用 ``"0"``、``"1"``……
+
+    Returns:
+        字典 {类别名: 写出的图片数}，每个类别都在其中（包括 0 张的类别）。
+    """
+    from PIL import Image
+
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim == 4 and X.shape[-1] == 1:
+        X = X[..., 0]
+    if X.ndim != 3 or X.dtype != np.uint8:
+        raise ValueError(
+            "X 应为 uint8 数组，形状 (样本数, 高, 宽) 或 "
+            f"(样本数, 高, 宽, 1)，收到 dtype={X.dtype}、形状 {X.shape}。"
+        )
+    if len(X) != len(y):
+        raise ValueError(f"X 有 {len(X)} 个样本，y 却有 {len(y)} 个。")
+    if class_names is None:
+        class_names = [str(c) for c in range(int(y.max()) + 1)]
+    if len(y) and int(y.max()) >= len(class_names):
+        raise ValueError(
+            f"标签最大为 {int(y.max())}，"
+            f"但只给出 {len(class_names)} 个类别名。"
+        )
+    root = Path(root)
+    counts = {}
+    for c, name in enumerate(class_names):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        counts[name] = 0
+        for i in np.flatnonzero(y == c):
+            # 文件名用原始序号，便于把图片追溯回数组中的样本。
+            Image.fromarray(X[i], mode="L").save(folder / f"{i:05d}.png")
+            counts[name] += 1
+    return counts
+
+
+def _check_image(path: Path) -> str:
+    """尝试完整解码一张图片；成功返回空串，失败返回错误信息。"""
+    from PIL import Image
+
+    try:
+        # verify() 只检查文件结构，load() 才真正解码像素；两者都要做。
+        with Image.open(path) as img:
+            img.verify()
+        with Image.open(path) as img:
+            img.load()
+    except Exception as err:  # PIL 对不同损坏抛出不同类型的异常
+        return f"{type(err).__name__}: {err}"
+    return ""
+
+
+def check_image_tree(root) -> list:
+    """在训练之前扫描图片目录树，找出会让训练出错或悄悄出错的文件。
+
+    检查四类问题：扩展名不是图片的文件（non_image）、扩展名是图片却
+    无法解码的文件（corrupt）、没有任何图片的类别文件夹（empty_class），
+    以及直接放在根目录、不属于任何类别的文件（stray_file）。
+    隐藏文件（以 ``.`` 开头）不检查。
+
+    Args:
+        root: 数据根目录，其中每个子文件夹是一个类别。
+
+    Returns:
+        :class:`Problem` 的列表，按路径排序；为空表示没有发现问题。
+
+    Raises:
+        FileNotFoundError: ``root`` 不存在或不是文件夹。
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"数据目录 {root} 不存在或不是文件夹；请检查路径。"
+        )
+    problems = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        rel = entry.relative_to(root).as_posix()
+        if entry.is_file():
+            problems.append(Problem(rel, "stray_file"))
+            continue
+        n_images = 0
+        for dirpath, _, filenames in sorted(os.walk(entry)):
+            for fname in sorted(filenames):
+                if fname.startswith("."):
+                    continue
+                path = Path(dirpath) / fname
+                rel = path.relative_to(root).as_posix()
+                if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                    problems.append(Problem(rel, "non_image"))
+                    continue
+                error = _check_image(path)
+                if error:
+                    problems.append(Problem(rel, "corrupt", error))
+                else:
+                    n_images += 1
+        if n_images == 0:
+            problems.append(
+                Problem(entry.relative_to(root).as_posix(), "empty_class")
+            )
+    return sorted(problems, key=lambda p: p.path)
+
+
+def format_report(problems, root=None) -> str:
+    """把 :func:`check_image_tree` 的结果写成给人读的中文报告。"""
+    where = f" {root}" if root is not None else ""
+    if not problems:
+        return f"数据目录{where}检查通过：没有发现问题。"
+    lines = [f"数据目录{where}中发现 {len(problems)} 处问题："]
+    lines += [f"  {i}. {p.message()}" for i, p in enumerate(problems, 1)]
+    return "\n".join(lines)
+
+
+def assert_clean_tree(root) -> None:
+    """检查数据目录树；发现问题就抛出带完整报告的 ValueError。
+
+    在调用 ``image_dataset_from_directory`` 之前调用它，能把训练到
+    一半才出现的错误提前到训练开始之前，并一次列出所有问题。
+    """
+    problems = check_image_tree(root)
+    if problems:
+        raise ValueError(format_report(problems, root))
+
+
+def normalize(images, labels):
+    """把 uint8 像素 0–255 缩放到 float32 的 [0, 1]，供 ``Dataset.map``。"""
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32) / 255.0, labels
+
+
+def optimize_pipeline(
+    ds, batch_size=128, *, normalize_pixels=True, shuffle=False, seed=0
+):
+    """给逐样本的 tf.data 数据集加上 map、cache、shuffle、batch、prefetch。
+
+    Args:
+        ds: 未分批的数据集，元素为 (图片, 标签)，图片形状 (高, 宽, 通道)；
+            已分批的数据集请先 ``ds.unbatch()``。
+        batch_size: 批量大小。
+        normalize_pixels: 为 True 时先用 :func:`normalize` 缩放像素。
+        shuffle: 为 True 时每轮重新打乱样本（只用于训练集）。
+        seed: 打乱用的随机种子，保证两次运行顺序相同。
+
+    Returns:
+        新的 ``tf.data.Dataset``，元素为一批 (图片, 标签)，图片形状
+        (批量大小, 高, 宽, 通道)。
+    """
+    import tensorflow as tf
+
+    if normalize_pixels:
+        # 并行地做逐元素的预处理；map 放在 cache 之前，只计算一次。
+        ds = ds.map(normalize, num_parallel_calls=tf.data.AUTOTUNE)
+    # 第一轮读盘、解码后把结果留在内存，以后各轮不再读文件。
+    ds = ds.cache()
+    if shuffle:
+        # 在 cache 之后、分批之前打乱：每轮的顺序和每批的组成都不同。
+        # 缓冲区不小于样本数，打乱才是均匀的。
+        ds = ds.shuffle(20_000, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    # 模型计算当前批次时，后台准备下一批。
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _example(image, label):
+    """把一张 uint8 图片和它的标签编码成 ``tf.train.Example``。"""
+    import tensorflow as tf
+
+    png = tf.io.encode_png(image).numpy()
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[png])),
+        "label": tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[int(label)])
+        ),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def write_tfrecord(X, y, path) -> int:
+    """把图片与标签写成一个 TFRecord 文件，图片以 PNG 无损编码。
+
+    Args:
+        X: uint8 图片，形状 (样本数, 高, 宽) 或 (样本数, 高, 宽, 1)。
+        y: 整数标签，形状 (样本数,)。
+        path: 输出文件路径，习惯上以 ``.tfrecord`` 结尾。
+
+    Returns:
+        写入的样本数。
+    """
+    import tensorflow as tf
+
+    X = np.asarray(X)
+    if X.ndim == 3:
+        X = X[..., None]
+    if X.ndim != 4 or X.dtype != np.uint8:
+        raise ValueError(
+            "X 应为 uint8 数组，形状 (样本数, 高, 宽[, 通道])，"
+            f"收到 dtype={X.dtype}、形状 {X.shape}。"
+        )
+    if len(X) != len(y):
+        raise ValueError(f"X 有 {len(X)} 个样本，y 却有 {len(y)} 个。")
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for image, label in zip(X, y, strict=True):
+            writer.write(_example(image, label).SerializeToString())
+    return len(X)
+
+
+#: 解析 TFRecord 样本的特征描述：字段名、形状与类型。
+FEATURES = {
+    "image": "string",
+    "label": "int64",
+}
+
+
+def parse_example(serialized, image_shape=(28, 28, 1)):
+    """解析一条序列化的 ``tf.train.Example``，还原图片与标签。
+
+    Args:
+        serialized: 标量字符串张量，TFRecord 文件中的一条记录。
+        image_shape: 图片形状 (高, 宽, 通道)，用于给解码结果补上静态形状。
+
+    Returns:
+        ``(image, label)``：image 为 uint8 张量，形状 image_shape；
+        label 为 int64 标量。
+    """
+    import tensorflow as tf
+
+    spec = {
+        name: tf.io.FixedLenFeature([], getattr(tf, dtype))
+        for name, dtype in FEATURES.items()
+    }
+    ex = tf.io.parse_single_example(serialized, spec)
+    image = tf.io.decode_png(ex["image"], channels=image_shape[-1])
+    # decode_png 不知道图片的高和宽；分批需要静态形状，在这里声明并核对。
+    image = tf.ensure_shape(image, image_shape)
+    return image, ex["label"]
+
+
+def read_tfrecord(path, image_shape=(28, 28, 1)):
+    """读取 :func:`write_tfrecord` 写出的文件，返回逐样本的数据集。
+
+    Returns:
+        ``tf.data.Dataset``，元素为 (图片, 标签)，图片形状 image_shape。
+    """
+    import tensorflow as tf
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"TFRecord 文件 {path} 不存在；请检查路径。")
+    ds = tf.data.TFRecordDataset(str(path))
+    return ds.map(
+        lambda s: parse_example(s, image_shape),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def write_labels_file(class_names, path) -> None:
+    """写标签文件：每行一个类别名，行号（从 0 起）就是类别的整数编号。"""
+    names = [str(n) for n in class_names]
+    bad = [n for n in names if not n or "\n" in n]
+    if bad:
+        raise ValueError(f"类别名不能为空或含换行符，收到 {bad!r}。")
+    Path(path).write_text("\n".join(names) + "\n", encoding="utf-8")
+
+
+def read_labels_file(path) -> list:
+    """读标签文件，返回类别名列表，下标即类别编号。"""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"标签文件 {path} 不存在；请检查路径。")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def load_digit_image(path, size=28, box=20):
+    """像 MNIST 那样预处理一张读者自己拍摄或绘制的数字图片。
+
+    MNIST 的数字是黑底白字，笔画被缩放到 20×20 的方框内，再按质心
+    放在 28×28 画布的中央。随手拍的照片往往是白纸黑字、数字偏在一边，
+    直接缩放到 28×28 喂给模型，准确率会大打折扣。本函数依次做：
+    转灰度 → 若背景偏亮则反相 → 裁到笔画的外接框 → 等比缩放到
+    box×box 以内 → 按质心贴到 size×size 的黑色画布中央。
+
+    Args:
+        path: 图片文件路径（PNG、JPEG 等 Pillow 能读的格式）。
+        size: 输出图片的边长。
+        box: 笔画外接框缩放后的最大边长。
+
+    Returns:
+        uint8 数组，形状 (size, size)，黑底白字，取值 0–255。
+
+    Raises:
+        FileNotFoundError: 文件不存在。
+        ValueError: 图片中找不到任何笔画（整张图几乎是同一种颜色）。
+    """
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"图片 {path} 不存在；请检查路径。")
+    with Image.open(path) as img:
+        A = np.asarray(img.convert("L"), dtype=np.float32)
+    # 以四条边上像素的中位数估计背景：亮背景说明是白纸黑字，需要反相。
+    border = np.concatenate([A[0], A[-1], A[:, 0], A[:, -1]])
+    if np.median(border) > 127:
+        A, border = 255 - A, 255 - border
+    # 减去背景亮度，纸面的灰度和噪点就不会被当成笔画。
+    A = np.clip(A - np.median(border), 0, None)
+    if A.max() == 0:
+        raise ValueError(
+            f"图片 {path} 中没有找到笔画；请确认数字与背景有明显反差。"
+        )
+    ink = A > 0.2 * A.max()
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    A = A[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = A.shape
+    scale = box / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    digit = Image.fromarray(A.astype(np.uint8)).resize(
+        new, Image.Resampling.LANCZOS
+    )
+    D = np.asarray(digit, dtype=np.float32)
+    # 按质心居中：MNIST 正是这样摆放数字的。
+    total = D.sum()
+    cy = (D.sum(1) * np.arange(D.shape[0])).sum() / total
+    cx = (D.sum(0) * np.arange(D.shape[1])).sum() / total
+    top = int(np.clip(round(size / 2 - cy), 0, size - D.shape[0]))
+    left = int(np.clip(round(size / 2 - cx), 0, size - D.shape[1]))
+    out = np.zeros((size, size), dtype=np.float32)
+    out[top : top + D.shape[0], left : left + D.shape[1]] = D
+    return np.clip(out * (255 / out.max()), 0, 255).astype(np.uint8)

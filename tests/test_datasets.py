@@ -1,0 +1,171 @@
+"""数据集工具：PNG 目录树、坏数据检查、TFRecord 往返与标签文件。"""
+
+import numpy as np
+import pytest
+
+import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
+from dlbook import datasets as D
+
+
+@pytest.fixture()
+def digits():
+    """12 张随机的 8×8 uint8 图片，3 个类别各 4 张。"""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(12, 8, 8), dtype=np.uint8)
+    y = np.repeat(np.arange(3), 4).astype(np.uint8)
+    return X, y
+
+
+def _bad_tree(root, digits):
+    """写一棵含非图片文件、损坏的 PNG、空类别与散落文件的目录树。"""
+    X, y = digits
+    D.write_image_tree(X, y, root, class_names=["a", "b", "c"])
+    (root / "a" / "notes.txt").write_text("这不是图片")
+    good = (root / "b" / "00004.png").read_bytes()
+    (root / "b" / "broken.png").write_bytes(good[: len(good) // 2])
+    (root / "c" / "fake.png").write_bytes(b"not a png at all")
+    (root / "empty").mkdir()
+    (root / "README.md").write_text("说明")
+    return root
+
+
+def test_write_image_tree_roundtrip(tmp_path, digits):
+    from PIL import Image
+
+    X, y = digits
+    counts = D.write_image_tree(X, y, tmp_path)
+    assert counts == {"0": 4, "1": 4, "2": 4}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1", "2"]
+    for i in range(len(X)):
+        path = tmp_path / str(y[i]) / f"{i:05d}.png"
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), X[i])
+
+
+def test_write_image_tree_rejects_bad_input(tmp_path, digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="uint8"):
+        D.write_image_tree(X.astype(np.float32), y, tmp_path)
+    with pytest.raises(ValueError, match="样本"):
+        D.write_image_tree(X, y[:-1], tmp_path)
+    with pytest.raises(ValueError, match="类别名"):
+        D.write_image_tree(X, y, tmp_path, class_names=["a", "b"])
+
+
+def test_clean_tree_has_no_problems(tmp_path, digits):
+    D.write_image_tree(*digits, tmp_path)
+    assert D.check_image_tree(tmp_path) == []
+    D.assert_clean_tree(tmp_path)
+    assert "检查通过" in D.format_report([], tmp_path)
+
+
+def test_checker_finds_each_bad_file(tmp_path, digits):
+    _bad_tree(tmp_path, digits)
+    problems = D.check_image_tree(tmp_path)
+    found = {(p.path, p.kind) for p in problems}
+    assert found == {
+        ("a/notes.txt", "non_image"),
+        ("b/broken.png", "corrupt"),
+        ("c/fake.png", "corrupt"),
+        ("empty", "empty_class"),
+        ("README.md", "stray_file"),
+    }
+    report = D.format_report(problems, tmp_path)
+    assert "5 处问题" in report
+    for p in problems:
+        assert p.path in report
+    with pytest.raises(ValueError, match="broken.png"):
+        D.assert_clean_tree(tmp_path)
+
+
+def test_class_with_only_bad_files_is_empty(tmp_path, digits):
+    X, y = digits
+    D.write_image_tree(X, y, tmp_path)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.png").write_bytes(b"\x89PNG broken")
+    kinds = {(p.path, p.kind) for p in D.check_image_tree(tmp_path)}
+    assert kinds == {("junk/x.png", "corrupt"), ("junk", "empty_class")}
+
+
+def test_checker_missing_root(tmp_path):
+    with pytest.raises(FileNotFoundError, match="不存在"):
+        D.check_image_tree(tmp_path / "nowhere")
+
+
+def test_keras_counts_corrupt_but_skips_non_image(tmp_path, digits):
+    """核对书中描述的 Keras 行为：损坏的 PNG 被计数，.txt 被跳过。"""
+    import keras
+
+    X, y = digits
+    D.write_image_tree(X, y, tmp_path)
+    (tmp_path / "0" / "notes.txt").write_text("x")
+    (tmp_path / "1" / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "3").mkdir()
+    ds = keras.utils.image_dataset_from_directory(
+        tmp_path,
+        image_size=(8, 8),
+        color_mode="grayscale",
+        batch_size=4,
+        shuffle=False,
+        verbose=False,
+    )
+    assert ds.class_names == ["0", "1", "2", "3"]
+    assert ds.cardinality().numpy() == 4  # 13 个文件 → 4 批
+    with pytest.raises(Exception, match="(?i)image|decode|png"):
+        for _ in ds:
+            pass
+
+
+def test_tfrecord_roundtrip_exact(tmp_path, digits):
+    X, y = digits
+    path = tmp_path / "digits.tfrecord"
+    assert D.write_tfrecord(X, y, path) == len(X)
+    ds = D.read_tfrecord(path, image_shape=(8, 8, 1))
+    images, labels = zip(
+        *[(a.numpy(), b.numpy()) for a, b in ds], strict=True
+    )
+    np.testing.assert_array_equal(np.stack(images)[..., 0], X)
+    np.testing.assert_array_equal(np.array(labels), y)
+    assert np.stack(images).dtype == np.uint8
+
+
+def test_tfrecord_shape_mismatch_is_reported(tmp_path, digits):
+    X, y = digits
+    path = tmp_path / "digits.tfrecord"
+    D.write_tfrecord(X, y, path)
+    with pytest.raises(Exception, match="(?i)shape"):
+        list(D.read_tfrecord(path, image_shape=(28, 28, 1)))
+    with pytest.raises(FileNotFoundError):
+        D.read_tfrecord(tmp_path / "missing.tfrecord")
+
+
+def test_labels_file_roundtrip(tmp_path):
+    names = ["零", "一", "cat", "dog"]
+    path = tmp_path / "labels.txt"
+    D.write_labels_file(names, path)
+    assert D.read_labels_file(path) == names
+    with pytest.raises(ValueError):
+        D.write_labels_file(["a", ""], path)
+
+
+def test_optimize_pipeline_normalizes(digits):
+    import tensorflow as tf
+
+    X, y = digits
+    ds = tf.data.Dataset.from_tensor_slices((X[..., None], y))
+    out = D.optimize_pipeline(ds, batch_size=5, shuffle=True, seed=1)
+    batches = [(a.numpy(), b.numpy()) for a, b in out]
+    assert [len(b) for _, b in batches] == [5, 5, 2]
+    images = np.concatenate([a for a, _ in batches])
+    labels = np.concatenate([b for _, b in batches])
+    # 打乱了顺序，但图片与标签仍然一一对应
+    for img, lab in zip(images, labels, strict=True):
+        scaled = X.astype(np.float32) / np.float32(255)
+        match = np.flatnonzero((scaled == img[..., 0]).all(axis=(1, 2)))
+        assert y[match[0]] == lab
+    second = np.concatenate([a.numpy() for a, _ in out])
+    assert not np.array_equal(second, images)  # 每轮重新打乱
+    assert images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1
+    np.testing.assert_allclose(
+        np.sort(images.ravel()), np.sort(X.ravel() / 255), rtol=1e-6
+    )
