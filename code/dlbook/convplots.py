@@ -63,7 +63,7 @@ def _draw_panel(
                     fontsize=7,
                 )
     for r, c in kernel_cells:
-        _cell(ax, r, c, _KER, edge=_KER, alpha=0.55, lw=1.2)
+        _cell(ax, r, c, _KER, edge=_KER, alpha=0.4, lw=1.5)
     off = W + 2
     top = (H - out_shape[0]) / 2
     for r in range(out_shape[0]):
