@@ -13,6 +13,8 @@ Keras 的 ``Dense`` 层同样按行排列样本，它的 ``kernel`` 正是 ``W.T
 ``{"W": W, "b": b}``；梯度 ``grads`` 与它结构相同。
 """
 
+import contextlib
+
 import numpy as np
 
 from dlbook import activations as _act
@@ -355,6 +357,20 @@ def predict(params, X, activations):
     return forward(X, params, activations)[0].argmax(axis=1)
 
 
+def single_thread_blas():
+    """返回一个让 BLAS 只用一个线程的上下文（threadpoolctl 不在时不做事）。
+
+    训练时的矩阵只有 (32, 784) 这样大，多线程 BLAS 的同步开销大于收益；
+    与 TensorFlow 的线程池同在一个进程里时，两组线程还会在少数几个 CPU
+    核上互相争抢，一轮训练可能慢上几十倍。
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # threadpoolctl 随 scikit-learn 安装，通常都在
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def sgd_epoch(params, X, y, activations, lr, batch_size, order=None):
     """按给定顺序把训练集切成小批量，对每个批量做一步 SGD。
 
@@ -368,11 +384,12 @@ def sgd_epoch(params, X, y, activations, lr, batch_size, order=None):
     n = len(X)
     order = np.arange(n) if order is None else order
     losses = []
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        value, grads = loss_and_grads(params, X[idx], y[idx], activations)
-        sgd_step(params, grads, lr)
-        losses.append(value)
+    with single_thread_blas():
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            value, grads = loss_and_grads(params, X[idx], y[idx], activations)
+            sgd_step(params, grads, lr)
+            losses.append(value)
     return float(np.mean(losses))
 
 
@@ -412,10 +429,11 @@ def fit_numpy(params, activations, data, lr, batch_size, orders):
         hist["test_loss"].append(test_loss)
         hist["test_acc"].append(acc)
 
-    record()
-    for order in orders:
-        sgd_epoch(params, X, y, activations, lr, batch_size, order)
+    with single_thread_blas():
         record()
+        for order in orders:
+            sgd_epoch(params, X, y, activations, lr, batch_size, order)
+            record()
     return hist
 
 

@@ -220,20 +220,37 @@ def plot_learning_curves(histories):
 
     use_chinese_font()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    # 颜色区分训练集与测试集，线型与标记区分不同的实现
     styles = [
         {"marker": "o", "ls": "-", "ms": 7, "mfc": "none"},
         {"marker": "x", "ls": "--", "ms": 7},
-        {"marker": "s", "ls": ":", "ms": 5},
+        {"marker": "s", "ls": ":", "ms": 5, "mfc": "none"},
     ]
     for (name, h), st in zip(
         histories.items(), styles[: len(histories)], strict=True
     ):
         epochs = np.arange(len(h["train_loss"]))
-        ax1.plot(epochs, h["train_loss"], label=f"{name}（训练集）", **st)
         ax1.plot(
-            epochs, h["test_loss"], label=f"{name}（测试集）", alpha=0.6, **st
+            epochs,
+            h["train_loss"],
+            color="C0",
+            label=f"{name}（训练集）",
+            **st,
         )
-        ax2.plot(epochs, np.array(h["test_acc"]) * 100, label=name, **st)
+        ax1.plot(
+            epochs,
+            h["test_loss"],
+            color="C1",
+            label=f"{name}（测试集）",
+            **st,
+        )
+        ax2.plot(
+            epochs,
+            np.array(h["test_acc"]) * 100,
+            color="C2",
+            label=name,
+            **st,
+        )
     ax1.set(
         xlabel="轮数（epoch）",
         ylabel="交叉熵损失",
