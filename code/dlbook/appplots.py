@@ -18,6 +18,7 @@ def plot_history(history, title=None):
         Matplotlib 的 Figure。
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     use_chinese_font()
     epochs = np.arange(1, len(history["loss"]) + 1)
@@ -30,6 +31,7 @@ def plot_history(history, title=None):
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], "s-", ms=3, label="验证集")
         ax.set_xlabel("轮次（epoch）")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -201,12 +203,15 @@ def plot_feature_maps(image, maps, ncols=8, title=None):
     return fig
 
 
-def show_images(images, titles, ncols=8, title=None):
+def show_images(images, titles, ncols=8, title=None, cmap="gray_r", size=1.1):
     """把若干张图片排成一行或多行，每张配一个小标题（如增强前后对比）。
 
     Args:
         images: 图片，形状 (张数, 高, 宽) 或 (张数, 高, 宽, 1)。
         titles: 每张图片的小标题。
+        cmap: 颜色映射。默认 ``"gray_r"`` 把大数值画成黑色（与
+            show_digits 一致）；``"gray"`` 按像素的本来面目显示。
+        size: 每张小图的边长（英寸）。
 
     Returns:
         Matplotlib 的 Figure。
@@ -221,12 +226,15 @@ def show_images(images, titles, ncols=8, title=None):
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(1.1 * ncols, 1.3 * nrows), squeeze=False
+        nrows,
+        ncols,
+        figsize=(size * ncols, (size + 0.2) * nrows),
+        squeeze=False,
     )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=images.max())
+            ax.imshow(images[i], cmap=cmap, vmin=0, vmax=images.max())
             ax.set_title(titles[i], fontsize=8)
     if title:
         fig.suptitle(title)

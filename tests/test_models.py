@@ -1,0 +1,155 @@
+"""模型构建函数：输出形状、手算参数量、层的行为、短训练与保存读回。"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
+from dlbook import models as M
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    import keras
+
+    keras.utils.set_random_seed(0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    k=st.integers(1, 5),
+    c_in=st.integers(1, 4),
+    c_out=st.integers(1, 6),
+    bias=st.booleans(),
+)
+def test_conv2d_params_matches_keras(k, c_in, c_out, bias):
+    import keras
+
+    layer = keras.layers.Conv2D(c_out, k, use_bias=bias)
+    layer.build((None, 8, 8, c_in))
+    assert layer.count_params() == M.conv2d_params(k, c_in, c_out, bias)
+
+
+def test_dense_and_batchnorm_params_match_keras():
+    import keras
+
+    dense = keras.layers.Dense(7)
+    dense.build((None, 13))
+    assert dense.count_params() == M.dense_params(13, 7) == 13 * 7 + 7
+    bn = keras.layers.BatchNormalization()
+    bn.build((None, 4, 4, 6))
+    trainable, frozen = M.batchnorm_params(6)
+    assert sum(int(np.prod(w.shape)) for w in bn.trainable_weights) == 12
+    assert bn.count_params() == trainable + frozen == 24
+
+
+def test_classic_cnn_shape_and_params():
+    model = M.build_classic_cnn()
+    # 手算：3·3·1·32+32、3·3·32·64+64、(5·5·64)·10+10
+    assert model.count_params() == 320 + 18496 + 16010 == 34826
+    assert model.output_shape == (None, 10)
+    X = np.zeros((3, 28, 28, 1), np.uint8)
+    probs = model.predict(X, verbose=0)
+    assert probs.shape == (3, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_chapter_cnn_shape_and_params():
+    model = M.build_cnn()
+    # 手算：卷积不带偏置；批量归一化每通道 2 个可训练 + 2 个不可训练
+    trainable = 5 * 5 * 1 * 32 + 64 + 5 * 5 * 32 * 64 + 128 + 1024 * 10 + 10
+    frozen = 2 * 32 + 2 * 64
+    n_trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert n_trainable == trainable == 62442
+    assert model.count_params() == trainable + frozen == 62634
+    assert model.output_shape == (None, 10)
+    assert model.get_layer("block1_relu").output.shape[1:] == (24, 24, 32)
+    assert model.get_layer("flatten").output.shape[1:] == (1024,)
+
+
+def test_chapter_cnn_other_sizes():
+    model = M.build_cnn(
+        input_shape=(32, 32, 3), num_classes=4, width=8, shift=0
+    )
+    assert model.output_shape == (None, 4)
+    # 32→28→14→10→5；5·5·16 = 400 维
+    assert model.get_layer("flatten").output.shape[1:] == (400,)
+    assert "augment" not in [layer.name for layer in model.layers]
+
+
+def test_augmentation_and_dropout_inactive_at_inference():
+    model = M.build_cnn()
+    X = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1))
+    X = X.astype("float32")
+    np.testing.assert_array_equal(
+        model.predict(X, verbose=0), model.predict(X, verbose=0)
+    )
+    train1 = model(X, training=True).numpy()
+    train2 = model(X, training=True).numpy()
+    assert not np.allclose(train1, train2)  # 训练模式下随机
+
+
+def test_dropout_scaling():
+    import keras
+
+    rate = 0.25
+    ones = np.ones((1, 40_000), "float32")
+    out = keras.layers.Dropout(rate, seed=3)(ones, training=True).numpy()
+    kept = out[out != 0]
+    np.testing.assert_allclose(kept, 1 / (1 - rate))
+    assert abs(np.mean(out == 0) - rate) < 0.01
+    assert abs(out.mean() - 1) < 0.02
+    same = keras.layers.Dropout(rate)(ones, training=False).numpy()
+    np.testing.assert_array_equal(same, ones)
+
+
+def test_cosine_schedule_shape():
+    sched = M.cosine_schedule(1e-2, total_steps=100, warmup_fraction=0.2)
+    lr = np.array([float(sched(step)) for step in [0, 10, 20, 60, 100]])
+    np.testing.assert_allclose(lr[[0, 2, 4]], [1e-3, 1e-2, 0], atol=1e-7)
+    assert lr[0] < lr[1] < lr[2] and lr[2] > lr[3] > lr[4]
+    with pytest.raises(ValueError):
+        M.cosine_schedule(1e-3, total_steps=1)
+
+
+@pytest.fixture(scope="module")
+def small_split():
+    from dlbook.data import load_mnist
+
+    (X_train, y_train), (X_test, y_test) = load_mnist(
+        n_train=1000, n_test=300
+    )
+    return X_train[..., None], y_train, X_test[..., None], y_test
+
+
+def test_short_training_beats_chance(small_split, tmp_path):
+    import keras
+
+    X_train, y_train, X_test, y_test = small_split
+    model, history, seconds = M.train_cnn(X_train, y_train, epochs=4)
+    assert len(history["loss"]) == 4
+    assert history["loss"][-1] < history["loss"][0]
+    assert seconds > 0
+    y_hat = M.predict_labels(model, X_test)
+    acc = np.mean(y_hat == y_test)
+    assert acc > 0.5, f"4 轮训练后测试准确率只有 {acc:.2%}"
+
+    # 保存为 .keras 再读回，预测不变（缩放与增强层随模型保存）
+    path = tmp_path / "cnn.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    np.testing.assert_allclose(
+        restored.predict(X_test, verbose=0),
+        model.predict(X_test, verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_classic_training_beats_chance(small_split):
+    X_train, y_train, X_test, y_test = small_split
+    model, history, _ = M.train_classic(X_train[:600], y_train[:600])
+    assert len(history["loss"]) == M.CLASSIC_EPOCHS
+    acc = np.mean(M.predict_labels(model, X_test) == y_test)
+    assert acc > 0.5, f"经典网络的测试准确率只有 {acc:.2%}"
