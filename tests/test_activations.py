@@ -176,5 +176,6 @@ def test_rrelu_keras_layer_train_vs_inference():
     # 放进模型里：fit 用训练行为，predict 用推断行为
     model = keras.Sequential([keras.Input((200,)), A.RReLU(seed=0)])
     np.testing.assert_allclose(model.predict(Z, verbose=0), inf, rtol=1e-6)
+    assert A.make_rrelu_layer() is A.RReLU  # 类只构造一次
     cfg = layer.get_config()
     assert (cfg["lower"], cfg["upper"], cfg["seed"]) == (1 / 8, 1 / 3, 3)

@@ -203,7 +203,10 @@ def make_rrelu_layer():
 
     延迟到调用时才导入 Keras，使只用 NumPy 函数的代码不必加载
     TensorFlow。也可直接使用模块属性 ``dlbook.activations.RReLU``。
+    类只构造一次，之后的调用返回同一个类，``isinstance`` 判断始终可靠。
     """
+    if "RReLU" in globals():
+        return globals()["RReLU"]
     import keras
 
     @keras.saving.register_keras_serializable(package="dlbook")
@@ -247,13 +250,12 @@ def make_rrelu_layer():
                 "seed": self.seed,
             }
 
+    globals()["RReLU"] = RReLU
     return RReLU
 
 
 def __getattr__(name):
     # 访问 dlbook.activations.RReLU 时才构造 Keras 层类，并缓存起来
     if name == "RReLU":
-        cls = make_rrelu_layer()
-        globals()["RReLU"] = cls
-        return cls
+        return make_rrelu_layer()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -274,48 +274,82 @@ def plot_maps(
     size=1.6,
     symmetric=False,
     title=None,
+    vmin=None,
+    vmax=None,
+    annotate=False,
 ):
-    """把若干张二维图（特征图、卷积核、感受野）排成网格。
+    """把若干张二维图（特征图、卷积核、计数）排成网格。
 
     Args:
         maps: 二维数组的嵌套列表，maps[r][c] 形状 (高, 宽)；各图尺寸
-            可以不同（池化前后）。
+            可以不同（池化前后）。某格为 None 时留白。
         row_titles: 每行左侧的标题。
         col_titles: 每列上方的标题。
         cmap: 颜色映射。
         size: 每个子图的边长（英寸）。
         symmetric: 为 True 时颜色范围关于 0 对称（用于有正有负的图）。
         title: 整张图的标题。
+        vmin, vmax: 所有子图共用的颜色范围；None 时每幅图各自缩放。
+        annotate: 为 True 时把每个元素的数值（取整）写在格子里。
 
     Returns:
         Matplotlib 的 Figure。
     """
     use_chinese_font()
     nrows, ncols = len(maps), max(len(row) for row in maps)
+    left = 0.5 if row_titles else 0.0
     fig, axes = plt.subplots(
         nrows,
         ncols,
-        figsize=(size * ncols + 0.6, size * nrows + 0.4),
+        figsize=(size * ncols + 0.3 + left, size * nrows + 0.4),
         squeeze=False,
     )
-    for r, row in enumerate(maps):
-        for c in range(ncols):
+    for r in range(nrows):
+        row = list(maps[r]) + [None] * (ncols - len(maps[r]))
+        for c, M in enumerate(row):
             ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
-            if c >= len(row):
-                ax.axis("off")
-                continue
-            M = np.asarray(row[c])
-            if symmetric:
-                v = float(np.abs(M).max()) or 1.0
-                ax.imshow(M, cmap=cmap, vmin=-v, vmax=v)
-            else:
-                ax.imshow(M, cmap=cmap)
             if r == 0 and col_titles:
                 ax.set_title(col_titles[c], fontsize=9)
             if c == 0 and row_titles:
-                ax.set_ylabel(row_titles[r], fontsize=9)
+                # 用文字而非 ylabel：该格留白（关闭坐标轴）时标题仍可见
+                # 纯中文标题竖排（逐字换行），否则旋转 90°
+                label = row_titles[r]
+                cjk = all(ord(ch) > 0x2E80 for ch in label)
+                ax.text(
+                    -0.06,
+                    0.5,
+                    "\n".join(label) if cjk else label,
+                    transform=ax.transAxes,
+                    rotation=0 if cjk else 90,
+                    ha="right",
+                    va="center",
+                    fontsize=9,
+                    linespacing=1.1,
+                )
+            if M is None:
+                ax.axis("off")
+                continue
+            M = np.asarray(M)
+            lo, hi = vmin, vmax
+            if symmetric:
+                v = float(np.abs(M).max()) or 1.0
+                lo, hi = -v, v
+            im = ax.imshow(M, cmap=cmap, vmin=lo, vmax=hi)
+            if annotate:
+                mid = np.mean(im.get_clim())
+                for (i, j), val in np.ndenumerate(M):
+                    color = "white" if val > mid else "black"
+                    ax.text(
+                        j,
+                        i,
+                        f"{val:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color=color,
+                    )
     if title:
         fig.suptitle(title)
     fig.tight_layout()
