@@ -19,6 +19,7 @@
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -125,7 +126,9 @@ def train(
     # 上次若死在保存途中，会留下未完成的临时文件：它从未被改名成
     # 检查点，不含任何需要的东西，删掉即可。
     for path in remove_stale_temporaries(ckpt_dir):
-        log(f"删除未完成的临时文件 {os.path.basename(path)}")
+        # 临时文件名的后半段是随机的，只打印固定的前缀。
+        name = os.path.basename(path).split(".tmp-")[0]
+        log(f"删除未完成的临时文件 {name}.tmp-*")
 
     latest = latest_checkpoint(ckpt_dir, ".keras", missing_ok=True)
     keras.utils.set_random_seed(seed)
@@ -183,6 +186,96 @@ def train(
             f"{os.path.basename(path)}"
         )
     return model, losses
+
+
+def train_custom_loop(
+    ckpt_dir,
+    epochs: int = 3,
+    *,
+    n_train: int = 1000,
+    batch_size: int = 32,
+    seed: int = 0,
+    stop_after=None,
+    log=print,
+):
+    """用自定义训练循环训练，以 ``tf.train.Checkpoint`` 保存和恢复。
+
+    检查点里有模型、优化器和一个记录已完成轮次的变量 ``epoch``；
+    ``tf.train.CheckpointManager`` 负责编号、只保留最近两个，并维护
+    目录中的 ``checkpoint`` 索引文件。
+
+    Args:
+        ckpt_dir: 检查点目录；已有检查点时从最新的一个继续。
+        epochs: 总轮数。
+        n_train: 训练样本数。
+        batch_size: 批量大小。
+        seed: 随机种子。
+        stop_after: 完成这么多轮后就返回，模拟训练被中断；None 表示
+            一直训练到 epochs 轮。
+        log: 打印进度的函数。
+
+    Returns:
+        ``(model, epoch)``：模型与已完成的轮数。
+    """
+    import keras
+    import tensorflow as tf
+
+    (X, y), _ = load_flat_mnist(n_train=n_train, n_test=1)
+    keras.utils.set_random_seed(seed)
+    model = create_model()
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)  # 先建立，才有变量可恢复
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
+
+    checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=optimizer, epoch=epoch
+    )
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=2)
+    if manager.latest_checkpoint:
+        status = checkpoint.restore(manager.latest_checkpoint)
+        # 文件中有、程序中也有的对象都必须恢复成功，否则立即报错，
+        # 而不是带着一半随机的权重继续训练。
+        status.assert_existing_objects_matched()
+        log(
+            f"从 {os.path.basename(manager.latest_checkpoint)} 恢复，"
+            f"已完成 {int(epoch)} 轮"
+        )
+
+    @tf.function
+    def train_step(X_batch, y_batch):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y_batch, model(X_batch, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(
+            zip(grads, model.trainable_variables, strict=True)
+        )
+        return loss
+
+    while int(epoch) < epochs:
+        if stop_after is not None and int(epoch) >= stop_after:
+            log(f"在第 {int(epoch)} 轮之后停止（模拟中断）")
+            break
+        e = int(epoch)
+        reseed_dropout(model, seed, e)
+        order = np.random.default_rng([seed, e]).permutation(len(X))
+        batches = [
+            order[i : i + batch_size] for i in range(0, len(X), batch_size)
+        ]
+        losses = [float(train_step(X[idx], y[idx])) for idx in batches]
+        epoch.assign_add(1)
+        path = manager.save(checkpoint_number=int(epoch))
+        log(
+            f"第 {int(epoch)}/{epochs} 轮  loss={np.mean(losses):.6f}  "
+            f"已保存 {os.path.basename(path)}"
+        )
+    return model, int(epoch)
+
+
+def parse_losses(output: str) -> list[tuple[int, float]]:
+    """从 :func:`train` 打印的进度中读出 ``(轮次, 训练损失)`` 列表。"""
+    found = re.findall(r"第 (\d+)/\d+ 轮\s+loss=([0-9.]+)", output)
+    return [(int(e), float(v)) for e, v in found]
 
 
 def mirrored_demo(ckpt_dir, n_devices: int = 2, seed: int = 0) -> None:

@@ -312,7 +312,7 @@ def check_checkpoint_file(path) -> str:
     path = os.fspath(path)
     suffix = _suffix(path)
     if not os.path.exists(path):
-        folder = os.path.dirname(os.path.abspath(path))
+        folder = os.path.dirname(path) or "."
         raise FileNotFoundError(
             f"检查点文件 {path} 不存在。请检查路径；要找目录 {folder} "
             "中最新的检查点，可以用 dlbook.saving.latest_checkpoint。"
@@ -498,8 +498,8 @@ def plot_loss_curves(curves: dict, *, resume_epoch=None, title=None):
     """把几次训练的逐轮损失画在同一张图上，比较中断与恢复的效果。
 
     Args:
-        curves: ``{图例: 损失序列}``，序列的第 i 项是第 i+1 轮的损失；
-            值为 ``(起始轮次, 序列)`` 时从该轮之后开始画。
+        curves: ``{图例: 损失序列}``，至多 4 条；序列的第 i 项是第 i+1
+            轮的损失；值为 ``(起始轮次, 序列)`` 时从该轮之后开始画。
         resume_epoch: 可选，在这一轮处画一条竖线，标出“中断并恢复”。
         title: 图题。
 
@@ -531,6 +531,12 @@ def plot_loss_curves(curves: dict, *, resume_epoch=None, title=None):
             color="gray",
             bbox=dict(fc="white", ec="none"),
         )
+    last = max(
+        (v[0] if isinstance(v, tuple) else 0)
+        + len(v[1] if isinstance(v, tuple) else v)
+        for v in curves.values()
+    )
+    ax.set_xticks(np.arange(1, last + 1))  # 轮次是整数
     ax.set_xlabel("轮次（epoch）")
     ax.set_ylabel("训练损失")
     ax.grid(alpha=0.3)
