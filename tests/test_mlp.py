@@ -248,3 +248,32 @@ def test_unknown_loss_and_bad_labels():
 def test_bad_layer_sizes():
     with pytest.raises(ValueError, match="layer_sizes 应至少含两个正整数"):
         mlp.init_params([784])
+
+
+def test_fit_numpy_and_fit_keras_follow_the_same_trajectory():
+    """同样的初始权重与批量顺序：两边每轮的损失与准确率几乎相同。"""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(96, 12)).astype(np.float32)
+    y = (X[:, :4].sum(axis=1) > 2).astype(np.int64) + 2 * (X[:, 4] > 0.5)
+    data = (X[:64], y[:64], X[64:], y[64:])
+    acts = ["relu", "sigmoid", "linear"]
+    params = mlp.init_params([12, 8, 6, 4], seed=5, dtype=np.float32)
+    model = mlp.to_keras(params, acts)
+    orders = mlp.epoch_orders(64, 3, seed=1)
+    h_np = mlp.fit_numpy(params, acts, data, 0.3, 10, orders)
+    h_keras = mlp.fit_keras(model, data, 0.3, 10, orders)
+    for key in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(h_np[key], h_keras[key], rtol=1e-4)
+    assert h_np["train_loss"][-1] < h_np["train_loss"][0]
+    for p, k in zip(params, mlp.keras_params(model), strict=True):
+        np.testing.assert_allclose(p["W"], k["W"], rtol=1e-4, atol=1e-5)
+
+
+def test_init_params_is_deterministic():
+    a = mlp.init_params([5, 4, 3], seed=7)
+    b = mlp.init_params([5, 4, 3], seed=7)
+    c = mlp.init_params([5, 4, 3], seed=8)
+    assert all(
+        np.array_equal(p["W"], q["W"]) for p, q in zip(a, b, strict=True)
+    )
+    assert not np.array_equal(a[0]["W"], c[0]["W"])
