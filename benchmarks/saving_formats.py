@@ -13,6 +13,7 @@
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -123,7 +124,7 @@ def main() -> None:
         ),
     ]
 
-    print(f"重复 {args.repeats} 次取中位数；目录 {d}")
+    print(f"重复 {args.repeats} 次取中位数（临时目录用后删除）")
     print("\n保存：")
     base = None
     for name, fn, path in saves:
@@ -139,6 +140,7 @@ def main() -> None:
         t = median_seconds(fn, args.repeats)
         base = base or t
         print(f"  {name:30s} {t * 1e3:8.1f} ms  比值 {t / base:5.2f}")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
