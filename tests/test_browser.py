@@ -119,7 +119,8 @@ def test_page_in_browser(site, page, docname):
           clone.querySelectorAll('pre, code, mjx-container, script')
                .forEach(e => e.remove());
           const t = clone.innerText;
-          return (t.match(/\\\(|\\\[|\$\$/g) || []).length;
+          // 残留的 \( \[ $ 或 ^{ 说明某个公式没有被解析成数学。
+          return (t.match(/\\\(|\\\[|\$|\^\{/g) || []).length;
         }"""
     )
     assert leftover == 0, "页面中残留未渲染的公式定界符"
