@@ -235,7 +235,15 @@ def train_classic(X, y, seed=0, **kwargs):
     return model, history, seconds
 
 
-def train_cnn(X, y, seed=0, epochs=CNN_EPOCHS, lr=CNN_LR, **kwargs):
+def train_cnn(
+    X,
+    y,
+    seed=0,
+    epochs=CNN_EPOCHS,
+    lr=CNN_LR,
+    batch_size=CNN_BATCH_SIZE,
+    **kwargs,
+):
     """按本章的设置训练本章的 CNN，返回 (模型, 历史, 秒数)。
 
     Args:
@@ -244,6 +252,7 @@ def train_cnn(X, y, seed=0, epochs=CNN_EPOCHS, lr=CNN_LR, **kwargs):
         seed: 随机种子，固定权重初始化、打乱顺序与随机丢弃。
         epochs: 训练轮数。
         lr: 学习率调度的峰值。
+        batch_size: 批量大小。
         **kwargs: 其余参数中，``validation_data`` 与 ``verbose`` 交给
             :func:`fit_timed`，其他（如 ``kernel_size``、``shift``）
             交给 :func:`build_cnn`，便于做消融实验。
@@ -257,10 +266,10 @@ def train_cnn(X, y, seed=0, epochs=CNN_EPOCHS, lr=CNN_LR, **kwargs):
     }
     keras.utils.set_random_seed(seed)  # 让权重初始化也可复现
     model = build_cnn(X.shape[1:], **kwargs)
-    steps = epochs * int(np.ceil(len(X) / CNN_BATCH_SIZE))
+    steps = epochs * int(np.ceil(len(X) / batch_size))
     compile_model(model, lr, total_steps=steps)
     history, seconds = fit_timed(
-        model, X, y, epochs, CNN_BATCH_SIZE, seed=seed, **fit_kwargs
+        model, X, y, epochs, batch_size, seed=seed, **fit_kwargs
     )
     return model, history, seconds
 
