@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
-from dlbook.resume import run_and_kill, run_module, train
+from dlbook.resume import run_and_kill, run_module, train, train_custom_loop
 from dlbook.saving import (
     checkpoint_epoch,
     list_checkpoints,
@@ -127,6 +127,21 @@ def test_weights_only_restore_diverges(tmp_path):
     assert diff > 1e-4
     assert int(partial.optimizer.iterations) == 4  # 只算了恢复后的 4 步
     assert int(resumed.optimizer.iterations) == 8
+
+
+def test_custom_loop_checkpoint_resume_is_exact(tmp_path):
+    """tf.train.Checkpoint 恢复后继续训练，与不中断时逐位相同。"""
+    kw = dict(n_train=100, log=lambda s: None)
+    reference, done = train_custom_loop(tmp_path / "a", 2, **kw)
+    assert done == 2
+    _, done = train_custom_loop(tmp_path / "b", 2, stop_after=1, **kw)
+    assert done == 1
+    resumed, done = train_custom_loop(tmp_path / "b", 2, **kw)
+    assert done == 2
+    for w, r in zip(
+        resumed.get_weights(), reference.get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(w, r)
 
 
 def test_bad_arguments():

@@ -193,7 +193,7 @@ def train_custom_loop(
     epochs: int = 3,
     *,
     n_train: int = 1000,
-    batch_size: int = 32,
+    batch_size: int = 50,
     seed: int = 0,
     stop_after=None,
     log=print,
@@ -208,7 +208,8 @@ def train_custom_loop(
         ckpt_dir: 检查点目录；已有检查点时从最新的一个继续。
         epochs: 总轮数。
         n_train: 训练样本数。
-        batch_size: 批量大小。
+        batch_size: 批量大小。默认 50 整除 1,000，每个批量形状相同，
+            ``tf.function`` 只需追踪（trace）一次。
         seed: 随机种子。
         stop_after: 完成这么多轮后就返回，模拟训练被中断；None 表示
             一直训练到 epochs 轮。
@@ -262,11 +263,13 @@ def train_custom_loop(
         batches = [
             order[i : i + batch_size] for i in range(0, len(X), batch_size)
         ]
-        losses = [float(train_step(X[idx], y[idx])) for idx in batches]
+        # 损失留在张量里，整轮结束才取回一次，免得每步都等待同步。
+        losses = [train_step(X[idx], y[idx]) for idx in batches]
         epoch.assign_add(1)
         path = manager.save(checkpoint_number=int(epoch))
+        loss = float(np.mean(losses))
         log(
-            f"第 {int(epoch)}/{epochs} 轮  loss={np.mean(losses):.6f}  "
+            f"第 {int(epoch)}/{epochs} 轮  loss={loss:.6f}  "
             f"已保存 {os.path.basename(path)}"
         )
     return model, int(epoch)
