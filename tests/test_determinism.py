@@ -29,16 +29,23 @@ def _normalise(text: str) -> str:
 
 
 def _text_outputs(cell) -> list[str]:
-    texts = []
+    """单元的文本输出；相邻的流输出先合并（构建时 nb_merge_streams 会合并）。"""
+    texts, stream = [], ""
     for out in cell.get("outputs", []):
         if out.output_type == "stream":
-            texts.append(out.text)
-        elif "data" in out and "text/plain" in out["data"]:
+            stream += out.text
+            continue
+        if stream:
+            texts.append(stream)
+            stream = ""
+        if "data" in out and "text/plain" in out["data"]:
             if "image/png" in out["data"]:
                 continue  # 图像的文字描述含对象地址
             texts.append(out["data"]["text/plain"])
         elif out.output_type == "error":
             texts.append(f"{out.ename}: {out.evalue}")
+    if stream:
+        texts.append(stream)
     return [_normalise(t) for t in texts]
 
 
