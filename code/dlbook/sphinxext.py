@@ -148,6 +148,34 @@ def _fix_citation_roles(app, pagename, templatename, context, doctree):
         context["body"] = body.replace(' role="doc-biblioentry"', "")
 
 
+#: 侧栏中可折叠章节的 <summary> 只有一个图标，读屏软件读不出名称。
+_BARE_SUMMARY = '<summary><span class="toctree-toggle" role="presentation">'
+_NAMED_SUMMARY = (
+    '<summary aria-label="展开或折叠本章各节">'
+    '<span class="toctree-toggle" role="presentation">'
+)
+
+
+def _name_sidebar_toggles(app, exception) -> None:
+    """给侧栏折叠按钮加上可读的名称（axe-core 规则 summary-name）。"""
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if _BARE_SUMMARY in text:
+            page.write_text(
+                text.replace(_BARE_SUMMARY, _NAMED_SUMMARY), encoding="utf-8"
+            )
+
+
+def _add_static(app) -> None:
+    """注册本包自带的样式表。"""
+    static = str(Path(__file__).parent / "_static")
+    if static not in app.config.html_static_path:
+        app.config.html_static_path.append(static)
+    app.add_css_file("dlbook.css")
+
+
 def setup(app):
     app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
     app.add_config_value("dlbook_bundle_mathjax", True, "html")
@@ -156,6 +184,8 @@ def setup(app):
     app.connect("env-get-outdated", _on_env_get_outdated)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _fix_citation_roles)
+    app.connect("builder-inited", _add_static)
+    app.connect("build-finished", _name_sidebar_toggles)
     return {
         "version": "0.1",
         "parallel_read_safe": True,
