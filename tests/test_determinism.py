@@ -14,6 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT, toc_files
+from dlbook.sphinxext import coalesce_streams
 
 #: 与耗时有关、允许不同的片段。
 TIMING = re.compile(
@@ -28,24 +29,18 @@ def _normalise(text: str) -> str:
     return VOLATILE.sub("<路径>", TIMING.sub("<耗时>", text))
 
 
-def _text_outputs(cell) -> list[str]:
-    """单元的文本输出；相邻的流输出先合并（构建时 nb_merge_streams 会合并）。"""
-    texts, stream = [], ""
-    for out in cell.get("outputs", []):
+def _text_outputs(outputs) -> list[str]:
+    """文本输出；流输出先按 myst-nb 的方式合并（构建时 nb_merge_streams）。"""
+    texts = []
+    for out in coalesce_streams(outputs):
         if out.output_type == "stream":
-            stream += out.text
-            continue
-        if stream:
-            texts.append(stream)
-            stream = ""
-        if "data" in out and "text/plain" in out["data"]:
+            texts.append(out.text)
+        elif "data" in out and "text/plain" in out["data"]:
             if "image/png" in out["data"]:
                 continue  # 图像的文字描述含对象地址
             texts.append(out["data"]["text/plain"])
         elif out.output_type == "error":
             texts.append(f"{out.ename}: {out.evalue}")
-    if stream:
-        texts.append(stream)
     return [_normalise(t) for t in texts]
 
 
@@ -77,5 +72,7 @@ def test_reexecution_prints_the_same_numbers(html_build, page):
     first = [c for c in built.cells if c.cell_type == "code"]
     second = [c for c in nb.cells if c.cell_type == "code"]
     assert len(first) == len(second)
-    for a, b in zip(first, second):
-        assert _text_outputs(a) == _text_outputs(b), a.source[:200]
+    for a, b in zip(first, second, strict=True):
+        assert _text_outputs(a.outputs) == _text_outputs(b.outputs), a.source[
+            :200
+        ]

@@ -60,7 +60,7 @@ def test_environment_reports_versions():
     lines = envinfo.environment_table().splitlines()
     assert len(lines) == len(env)
     columns = set()
-    for line, (key, value) in zip(lines, env.items()):
+    for line, (key, value) in zip(lines, env.items(), strict=True):
         assert line.startswith(key) and line.endswith(value)
         # 值所在的列（按显示宽度计）各行相同，表格才对齐。
         columns.add(envinfo._display_width(line[: len(line) - len(value)]))

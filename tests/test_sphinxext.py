@@ -106,3 +106,38 @@ def test_tree_hash_changes_with_content_and_names(tmp_path):
 def test_tree_hash_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="dlbook_watch_paths"):
         tree_hash([tmp_path / "nope"])
+
+
+def test_coalesce_streams_keeps_lines_whole_and_inputs_untouched():
+    from nbformat.v4 import new_output
+
+    from dlbook.sphinxext import coalesce_streams
+
+    outputs = [
+        new_output("stream", name="stdout", text="最大差:"),
+        new_output("stream", name="stdout", text=" 0.0\n"),
+        new_output(
+            "execute_result", data={"text/plain": "42"}, execution_count=1
+        ),
+        new_output("stream", name="stdout", text="下一行\n"),
+    ]
+    merged = coalesce_streams(outputs)
+    # 一行字不会被拆开；后来的流并入第一个流；其他输出保持原样。
+    assert merged[0]["text"] == "最大差: 0.0\n下一行\n"
+    assert [o["output_type"] for o in merged] == ["stream", "execute_result"]
+    # 传入的对象不被改动（否则写出的 .ipynb 会把同一段话存两遍）。
+    assert outputs[0]["text"] == "最大差:" and len(outputs) == 4
+
+
+def test_extension_replaces_myst_nb_stream_merging():
+    import sphinx.application  # noqa: F401
+    from myst_nb.core import render
+
+    from dlbook import sphinxext
+
+    class _App:
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+    sphinxext.setup(_App())
+    assert render.coalesce_streams is sphinxext.coalesce_streams

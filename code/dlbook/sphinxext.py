@@ -14,6 +14,7 @@
    脚本或字体。
 """
 
+import copy
 import hashlib
 import os
 import shutil
@@ -176,7 +177,32 @@ def _add_static(app) -> None:
     app.add_css_file("dlbook.css")
 
 
+def coalesce_streams(outputs: list) -> list:
+    """合并同名的流输出，不改动传入的输出对象，也不在块之间插入换行。
+
+    内核把一次 ``print`` 的文字分几块发出是常事（例如 ``print(a, b)``
+    恰好跨过刷新间隔）。myst-nb 自带的合并函数先去掉每块末尾的空白再补
+    换行，于是一行字可能在网页上被拆成两行；它还把文字追加到第一个输出
+    对象上，使写出的 .ipynb 把同一段话保存两遍。这里先把各块原样拼接，
+    再交给 myst-nb 的函数处理退格、回车与 stdout/stderr 的顺序。
+    """
+    from myst_nb.core.utils import coalesce_streams as myst_coalesce
+
+    joined, first = [], {}
+    for out in copy.deepcopy(list(outputs)):
+        if out["output_type"] == "stream":
+            if out["name"] in first:
+                first[out["name"]]["text"] += out["text"]
+                continue
+            first[out["name"]] = out
+        joined.append(out)
+    return myst_coalesce(joined)
+
+
 def setup(app):
+    from myst_nb.core import render
+
+    render.coalesce_streams = coalesce_streams
     app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
     app.add_config_value("dlbook_bundle_mathjax", True, "html")
     # 优先级数值较小者先运行：要在 myst-nb 读取配置之前改好缓存路径。
