@@ -123,3 +123,59 @@ def test_figures_have_alt_text(html_build):
         for img in re.findall(r"<img\b[^>]*>", page.read_text("utf-8")):
             alt = re.search(r'\balt="([^"]*)"', img)
             assert alt and alt.group(1).strip(), (page.name, img[:120])
+
+
+def _launch_links(html: str) -> dict[str, str]:
+    """页面“启动”菜单中的按钮：{文字: 网址}。"""
+    menu = re.search(
+        r'<div class="dropdown dropdown-launch-buttons">.*?</ul>',
+        html,
+        re.S,
+    )
+    if menu is None:
+        return {}
+    return {
+        text.strip(): url.replace("&amp;", "&")
+        for url, text in re.findall(
+            r'<a href="([^"]+)"[^>]*>.*?<span class="btn__text-container">'
+            r"([^<]+)</span>",
+            menu.group(0),
+            re.S,
+        )
+    }
+
+
+def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
+    """每个含代码的页面都能在 Binder 与 Colab 中打开，也能下载 .ipynb。
+
+    Colab 按钮指向 notebooks 分支上的同名笔记本；这里用构建出的笔记本
+    跑一遍导出（与发布工作流相同），确认按钮指向的文件确实会存在。
+    """
+    from dlbook.colab import COLAB_URL, SETUP_TAG, export_notebooks
+
+    _, html_dir = html_build
+    repo = "https://github.com/dlbook-zh/lesson12"
+    out = tmp_path / "colab"
+    export_notebooks(ROOT / "_build" / "jupyter_execute", out, repo, "main")
+    checked = 0
+    for page in toc_files():
+        source = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+        html = (html_dir / f"{page}.html").read_text(encoding="utf-8")
+        links = _launch_links(html)
+        if "```{code-cell}" not in source:
+            assert not links, page
+            continue
+        assert links.get("Binder", "").startswith(
+            "https://mybinder.org/v2/gh/dlbook-zh/lesson12/main?"
+        ), (page, links)
+        assert links["Binder"].endswith(f"{page}.md"), links
+        prefix = f"{COLAB_URL}/dlbook-zh/lesson12/blob/notebooks/"
+        assert links.get("Colab") == f"{prefix}{page}.ipynb", (page, links)
+        notebook = json.loads(
+            (out / f"{page}.ipynb").read_text(encoding="utf-8")
+        )
+        assert SETUP_TAG in notebook["cells"][0]["metadata"]["tags"], page
+        assert f"_sources/{page.split('/')[-1]}.ipynb" in html, page
+        checked += 1
+    assert checked >= 20, checked
+    assert "book.pdf" in (html_dir / "book" / "intro.html").read_text("utf-8")

@@ -16,6 +16,9 @@
 4. **可访问的网页。** 修正主题与 docutils 输出中被 axe-core 判为严重的
    问题（参考文献的 ARIA 角色、侧栏折叠按钮的名称、低对比度的颜色），
    去掉重复的内联脚本，并默认使用亮色主题。
+5. **Colab 启动按钮。** 主题的 Colab 按钮指向仓库里与页面同名的文件，
+   而本书页面是 MyST 文本，Colab 打不开。本扩展在“启动”菜单中加入
+   指向 ``notebooks`` 分支上 Colab 版笔记本的按钮（见 :mod:`dlbook.colab`）。
 """
 
 import copy
@@ -173,6 +176,35 @@ def _name_sidebar_toggles(app, exception) -> None:
             )
 
 
+def _add_colab_button(app, pagename, templatename, context, doctree):
+    """在主题的“启动”菜单（Binder 所在处）加入 Colab 按钮。
+
+    须在主题生成菜单（优先级 501）之后运行；没有菜单的页面（不含代码的
+    页面）不加。
+    """
+    from .colab import colab_url
+
+    repo_url = app.config.html_theme_options.get("repository_url")
+    branch = app.config.dlbook_colab_branch
+    if not repo_url or not branch:
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "launch-buttons":
+            continue
+        buttons = group["buttons"]
+        if any(b.get("text") == "Colab" for b in buttons):
+            return
+        buttons.append(
+            {
+                "type": "link",
+                "text": "Colab",
+                "tooltip": "在 Google Colab 中运行本页",
+                "icon": "_static/images/logo_colab.png",
+                "url": colab_url(repo_url, pagename, branch),
+            }
+        )
+
+
 def _add_static(app) -> None:
     """注册本包自带的样式表。"""
     static = str(Path(__file__).parent / "_static")
@@ -209,10 +241,12 @@ def setup(app):
     render.coalesce_streams = coalesce_streams
     app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
     app.add_config_value("dlbook_bundle_mathjax", True, "html")
+    app.add_config_value("dlbook_colab_branch", "notebooks", "html")
     # 优先级数值较小者先运行：要在 myst-nb 读取配置之前改好缓存路径。
     app.connect("config-inited", _on_config_inited, priority=400)
     app.connect("env-get-outdated", _on_env_get_outdated)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("html-page-context", _add_colab_button, priority=600)
     app.connect("html-page-context", _fix_citation_roles)
     app.connect("builder-inited", _add_static)
     app.connect("build-finished", _name_sidebar_toggles)
