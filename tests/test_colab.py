@@ -160,3 +160,18 @@ def test_command_line(tmp_path):
     assert "1 个" in result.stdout
     nb = json.loads((tmp_path / "o" / "a.ipynb").read_text("utf-8"))
     assert f"{REPO}@v1" in nb["cells"][0]["source"]
+
+
+def test_binder_uses_the_books_python():
+    """Binder（repo2docker）按 runtime.txt 选 Python；它须与 pyproject 一致。"""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    runtime = (root / "runtime.txt").read_text(encoding="utf-8").strip()
+    assert runtime.startswith("python-"), runtime
+    version = runtime.removeprefix("python-")
+    meta = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))
+    spec = meta["project"]["requires-python"]
+    assert f">={version}" in spec, (runtime, spec)
+    assert not (root / "binder").exists() and not (root / ".binder").exists()
