@@ -163,7 +163,7 @@ def test_command_line(tmp_path):
 
 
 def test_binder_uses_the_books_python():
-    """Binder（repo2docker）按 runtime.txt 选 Python；它须与 pyproject 一致。"""
+    """Binder（repo2docker）按 runtime.txt 选 Python，须与 pyproject 一致。"""
     import tomllib
     from pathlib import Path
 

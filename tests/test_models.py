@@ -58,14 +58,16 @@ def test_classic_cnn_shape_and_params():
 def test_chapter_cnn_shape_and_params():
     model = M.build_cnn()
     # 手算：卷积不带偏置；批量归一化每通道 2 个可训练 + 2 个不可训练
-    trainable = 5 * 5 * 1 * 32 + 64 + 5 * 5 * 32 * 64 + 128 + 1024 * 10 + 10
+    # 第一层 5×5、第二层 3×3：28→24→12→10→5，展平 5·5·64 = 1600 维
+    trainable = 5 * 5 * 1 * 32 + 64 + 3 * 3 * 32 * 64 + 128 + 1600 * 10 + 10
     frozen = 2 * 32 + 2 * 64
     n_trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    assert n_trainable == trainable == 62442
-    assert model.count_params() == trainable + frozen == 62634
+    assert n_trainable == trainable == 35434
+    assert model.count_params() == trainable + frozen == 35626
     assert model.output_shape == (None, 10)
     assert model.get_layer("block1_relu").output.shape[1:] == (24, 24, 32)
-    assert model.get_layer("flatten").output.shape[1:] == (1024,)
+    assert model.get_layer("block2_relu").output.shape[1:] == (10, 10, 64)
+    assert model.get_layer("flatten").output.shape[1:] == (1600,)
 
 
 def test_chapter_cnn_other_sizes():
@@ -73,8 +75,12 @@ def test_chapter_cnn_other_sizes():
         input_shape=(32, 32, 3), num_classes=4, width=8, shift=0
     )
     assert model.output_shape == (None, 4)
-    # 32→28→14→10→5；5·5·16 = 400 维
-    assert model.get_layer("flatten").output.shape[1:] == (400,)
+    # 32→28→14→12→6；6·6·16 = 576 维
+    assert model.get_layer("flatten").output.shape[1:] == (576,)
+    same = M.build_cnn(kernel_sizes=(3, 3), shift=0)
+    # 28→26→13→11→5（池化向下取整）
+    assert same.get_layer("flatten").output.shape[1:] == (5 * 5 * 64,)
+    assert same.get_layer("block1_conv").kernel.shape == (3, 3, 1, 32)
     assert "augment" not in [layer.name for layer in model.layers]
 
 
