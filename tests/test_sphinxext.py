@@ -141,3 +141,29 @@ def test_extension_replaces_myst_nb_stream_merging():
 
     sphinxext.setup(_App())
     assert render.coalesce_streams is sphinxext.coalesce_streams
+
+
+def _executed_outputs(root):
+    import json
+
+    path = root / "_build" / "jupyter_execute" / "page.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    return [(c.get("execution_count"), len(c["outputs"])) for c in code]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_extension", [True, False])
+def test_cached_pages_write_notebooks_with_outputs(tmp_path, with_extension):
+    """只改文字的页面从缓存取输出；写出的 .ipynb 仍要带着输出。"""
+    _make_book(tmp_path, with_extension)
+    _build_and_read(tmp_path)
+    assert _executed_outputs(tmp_path) == [(1, 1)]
+    page = tmp_path / "page.md"
+    page.write_text(page.read_text("utf-8") + "\n新加的一段文字。\n", "utf-8")
+    assert _build_and_read(tmp_path) == (True, False)  # 页面仍显示输出
+    if with_extension:
+        assert _executed_outputs(tmp_path) == [(1, 1)]
+    else:
+        # 对照组：myst-nb 原样写出没有输出的笔记本。
+        assert _executed_outputs(tmp_path) == [(None, 0)]

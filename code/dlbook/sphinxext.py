@@ -16,7 +16,11 @@
 4. **可访问的网页。** 修正主题与 docutils 输出中被 axe-core 判为严重的
    问题（参考文献的 ARIA 角色、侧栏折叠按钮的名称、低对比度的颜色），
    去掉重复的内联脚本，并默认使用亮色主题。
-5. **Colab 启动按钮。** 主题的 Colab 按钮指向仓库里与页面同名的文件，
+5. **缓存命中时也写出带输出的笔记本。** myst-nb 从执行缓存取出输出时，
+   把它们合并进一份副本，写到 ``_build/jupyter_execute`` 的却是没有输出的
+   原件；于是只改了文字、没改代码的页面，下载的 .ipynb 和导出的 Colab
+   笔记本都没有输出。本扩展把缓存的输出写回原件。
+6. **Colab 启动按钮。** 主题的 Colab 按钮指向仓库里与页面同名的文件，
    而本书页面是 MyST 文本，Colab 打不开。本扩展在“启动”菜单中加入
    指向 ``notebooks`` 分支上 Colab 版笔记本的按钮（见 :mod:`dlbook.colab`）。
 """
@@ -235,10 +239,43 @@ def coalesce_streams(outputs: list) -> list:
     return myst_coalesce(joined)
 
 
+def _patch_cached_client() -> None:
+    """让缓存命中时的笔记本对象带上输出（见模块说明第 5 条）。
+
+    myst-nb 的解析器持有原始笔记本对象，执行完后把它写成
+    ``jupyter_execute/<页面>.ipynb``；真正执行时 nbclient 就地写入输出，
+    缓存命中时却只有客户端手里的合并副本有输出。这里把副本中代码单元的
+    输出与执行序号复制回原件，并让客户端继续使用原件。
+    """
+    from myst_nb.core.execute.cache import NotebookClientCache
+
+    if getattr(NotebookClientCache.start_client, "_dlbook", False):
+        return
+    original = NotebookClientCache.start_client
+
+    def start_client(self):
+        source = self._notebook
+        original(self)
+        merged = self._notebook
+        if merged is source:
+            return
+        if len(merged.cells) != len(source.cells):
+            return  # 结构不同（不应发生）：保持 myst-nb 的原样
+        for cell, done in zip(source.cells, merged.cells, strict=True):
+            if cell.cell_type == "code" and done.cell_type == "code":
+                cell.outputs = done.outputs
+                cell.execution_count = done.get("execution_count")
+        self._notebook = source
+
+    start_client._dlbook = True
+    NotebookClientCache.start_client = start_client
+
+
 def setup(app):
     from myst_nb.core import render
 
     render.coalesce_streams = coalesce_streams
+    _patch_cached_client()
     app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
     app.add_config_value("dlbook_bundle_mathjax", True, "html")
     app.add_config_value("dlbook_colab_branch", "notebooks", "html")
