@@ -183,8 +183,8 @@ def _name_sidebar_toggles(app, exception) -> None:
 def _add_colab_button(app, pagename, templatename, context, doctree):
     """在主题的“启动”菜单（Binder 所在处）加入 Colab 按钮。
 
-    须在主题生成菜单（优先级 501）之后运行；没有菜单的页面（不含代码的
-    页面）不加。
+    须在主题生成菜单（优先级 501）之后运行；主题只给笔记本页面（有
+    kernelspec 的页面）生成菜单，没有菜单的页面不加。
     """
     from .colab import colab_url
 
@@ -245,7 +245,9 @@ def _patch_cached_client() -> None:
     myst-nb 的解析器持有原始笔记本对象，执行完后把它写成
     ``jupyter_execute/<页面>.ipynb``；真正执行时 nbclient 就地写入输出，
     缓存命中时却只有客户端手里的合并副本有输出。这里把副本中代码单元的
-    输出与执行序号复制回原件，并让客户端继续使用原件。
+    输出与执行序号复制回原件，并让客户端继续使用原件。myst-nb 改为写出
+    客户端的笔记本之后，即可删去本函数：届时 ``tests/test_sphinxext.py``
+    中不加载本扩展的对照组会失败，提醒这一点。
     """
     from myst_nb.core.execute.cache import NotebookClientCache
 
@@ -274,11 +276,13 @@ def _patch_cached_client() -> None:
 def setup(app):
     from myst_nb.core import render
 
+    from .colab import DEFAULT_BRANCH
+
     render.coalesce_streams = coalesce_streams
     _patch_cached_client()
     app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
     app.add_config_value("dlbook_bundle_mathjax", True, "html")
-    app.add_config_value("dlbook_colab_branch", "notebooks", "html")
+    app.add_config_value("dlbook_colab_branch", DEFAULT_BRANCH, "html")
     # 优先级数值较小者先运行：要在 myst-nb 读取配置之前改好缓存路径。
     app.connect("config-inited", _on_config_inited, priority=400)
     app.connect("env-get-outdated", _on_env_get_outdated)
