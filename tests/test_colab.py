@@ -60,7 +60,17 @@ def test_non_github_urls_are_rejected_with_the_url(url):
     assert repr(url) in str(err.value)
 
 
-def test_setup_cell_is_first_and_does_nothing_outside_colab():
+def _run_setup_cell(monkeypatch, source):
+    """执行安装单元，把 subprocess 换成记录调用的假模块；返回调用列表。"""
+    calls = []
+    fake = type(sys)("subprocess")
+    fake.run = lambda cmd, check: calls.append((cmd, check))
+    monkeypatch.setitem(sys.modules, "subprocess", fake)
+    exec(compile(source, "setup", "exec"), {})
+    return calls
+
+
+def test_setup_cell_is_first_and_does_nothing_outside_colab(monkeypatch):
     nb = colab.add_setup_cell(_notebook(), REPO, "abc123")
     first = nb["cells"][0]
     assert first["metadata"]["tags"] == [colab.SETUP_TAG]
@@ -68,25 +78,15 @@ def test_setup_cell_is_first_and_does_nothing_outside_colab():
         first["source"]
     )
     # 不在 Colab 中：执行安装单元不应调用 pip。
-    calls = []
-    fake = type(sys)("fake_subprocess")
-    fake.run = lambda *a, **k: calls.append(a)
-    namespace = {"__builtins__": __builtins__}
-    code = first["source"].replace("import subprocess\n", "")
-    exec(compile(code, "setup", "exec"), {**namespace, "subprocess": fake})
     assert "google.colab" not in sys.modules
-    assert calls == []
+    assert _run_setup_cell(monkeypatch, first["source"]) == []
 
 
 def test_setup_cell_installs_dlbook_in_colab(monkeypatch):
     """模拟 Colab：安装单元先补装缺少的包，再无依赖地安装 dlbook。"""
     nb = colab.add_setup_cell(_notebook(), REPO, "main")
-    calls = []
-    fake = type(sys)("fake_subprocess")
-    fake.run = lambda cmd, check: calls.append((cmd, check))
     monkeypatch.setitem(sys.modules, "google.colab", type(sys)("colab"))
-    code = nb["cells"][0]["source"].replace("import subprocess\n", "")
-    exec(compile(code, "setup", "exec"), {"subprocess": fake})
+    calls = _run_setup_cell(monkeypatch, nb["cells"][0]["source"])
     assert len(calls) == 2 and all(check for _, check in calls)
     first, second = calls[0][0], calls[1][0]
     assert first[:4] == [sys.executable, "-m", "pip", "install"]
