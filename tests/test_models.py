@@ -58,16 +58,48 @@ def test_classic_cnn_shape_and_params():
 def test_chapter_cnn_shape_and_params():
     model = M.build_cnn()
     # 手算：卷积不带偏置；批量归一化每通道 2 个可训练 + 2 个不可训练
-    # 第一层 5×5、第二层 3×3：28→24→12→10→5，展平 5·5·64 = 1600 维
-    trainable = 5 * 5 * 1 * 32 + 64 + 3 * 3 * 32 * 64 + 128 + 1600 * 10 + 10
+    # 两层 5×5，卷积后先池化：28→24→12→8→4，展平 4·4·64 = 1024 维
+    trainable = 5 * 5 * 1 * 32 + 64 + 5 * 5 * 32 * 64 + 128 + 1024 * 10 + 10
     frozen = 2 * 32 + 2 * 64
     n_trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    assert n_trainable == trainable == 35434
-    assert model.count_params() == trainable + frozen == 35626
+    assert n_trainable == trainable == 62442
+    assert model.count_params() == trainable + frozen == 62634
     assert model.output_shape == (None, 10)
-    assert model.get_layer("block1_relu").output.shape[1:] == (24, 24, 32)
-    assert model.get_layer("block2_relu").output.shape[1:] == (10, 10, 64)
-    assert model.get_layer("flatten").output.shape[1:] == (1600,)
+    assert model.get_layer("block1_conv").output.shape[1:] == (24, 24, 32)
+    # 批量归一化与 ReLU 作用在池化之后的特征图上
+    assert model.get_layer("block1_bn").output.shape[1:] == (12, 12, 32)
+    assert model.get_layer("block1_relu").output.shape[1:] == (12, 12, 32)
+    assert model.get_layer("block2_conv").output.shape[1:] == (8, 8, 64)
+    assert model.get_layer("block2_relu").output.shape[1:] == (4, 4, 64)
+    assert model.get_layer("flatten").output.shape[1:] == (1024,)
+
+
+def test_maxpool_commutes_with_monotone_functions():
+    import keras
+
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3))
+    assert M.pool_commutes(keras.layers.ReLU(), x) == 0.0
+    bn = keras.layers.BatchNormalization()
+    bn.build((None, 8, 8, 3))
+    bn.moving_mean.assign([0.2, -0.1, 0.3])
+    bn.moving_variance.assign([2.0, 0.5, 1.0])
+    bn.gamma.assign([1.5, 0.5, 2.0])
+
+    def bn_inference(t):
+        return bn(t, training=False)
+
+    assert M.pool_commutes(bn_inference, x) < 1e-6
+    # γ < 0 把“取最大”变成“取最小”，次序不能再交换
+    bn.gamma.assign([1.5, 0.5, -1.0])
+    assert M.pool_commutes(bn_inference, x) > 0.1
+    # 不单调的函数也不行
+    assert M.pool_commutes(keras.ops.sin, x) > 0.1
+    # 平均池化靠线性：仿射的批量归一化不论 γ 正负都能交换，ReLU 不能
+    assert M.pool_commutes(bn_inference, x, pooling="average") < 1e-5
+    relu = keras.layers.ReLU()
+    assert M.pool_commutes(relu, x, pooling="average") > 0.1
+    with pytest.raises(ValueError, match="'median'"):
+        M.pool_commutes(relu, x, pooling="median")
 
 
 def test_chapter_cnn_other_sizes():
@@ -75,8 +107,8 @@ def test_chapter_cnn_other_sizes():
         input_shape=(32, 32, 3), num_classes=4, width=8, shift=0
     )
     assert model.output_shape == (None, 4)
-    # 32→28→14→12→6；6·6·16 = 576 维
-    assert model.get_layer("flatten").output.shape[1:] == (576,)
+    # 两层 5×5：32→28→14→10→5；5·5·16 = 400 维
+    assert model.get_layer("flatten").output.shape[1:] == (400,)
     same = M.build_cnn(kernel_sizes=(3, 3), shift=0)
     # 28→26→13→11→5（池化向下取整）
     assert same.get_layer("flatten").output.shape[1:] == (5 * 5 * 64,)
