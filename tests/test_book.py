@@ -151,10 +151,15 @@ def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
     带 jupytext 文件头的纯文字页面（如术语表）也是笔记本，同样有按钮，
     按钮也必须有效。
 
-    Colab 按钮指向 notebooks 分支上的同名笔记本；这里用构建出的笔记本
-    跑一遍导出（与发布工作流相同），确认按钮指向的文件确实会存在。
+    Colab 按钮指向 _config.yml 所设分支上的同名笔记本；这里用构建出的
+    笔记本跑一遍导出（与发布工作流相同），确认按钮指向的文件确实会存在。
     """
-    from dlbook.colab import COLAB_URL, SETUP_TAG, export_notebooks
+    from dlbook.colab import (
+        COLAB_URL,
+        SETUP_TAG,
+        configured_branch,
+        export_notebooks,
+    )
 
     _, html_dir = html_build
     repo = "https://github.com/dlbook-zh/lesson12"
@@ -171,7 +176,8 @@ def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
             "https://mybinder.org/v2/gh/dlbook-zh/lesson12/main?"
         ), (page, links)
         assert links["Binder"].endswith(f"{page}.md"), links
-        prefix = f"{COLAB_URL}/dlbook-zh/lesson12/blob/notebooks/"
+        branch = configured_branch(ROOT / "_config.yml")
+        prefix = f"{COLAB_URL}/dlbook-zh/lesson12/blob/{branch}/"
         assert links.get("Colab") == f"{prefix}{page}.ipynb", (page, links)
         notebook = json.loads(
             (out / f"{page}.ipynb").read_text(encoding="utf-8")

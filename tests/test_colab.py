@@ -1,14 +1,18 @@
 """Colab 版笔记本：网址、安装单元与导出（不需要构建整本书）。"""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from dlbook import colab
 
 REPO = "https://github.com/dlbook-zh/lesson12"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _notebook(n_code=2, minor=5):
@@ -175,3 +179,46 @@ def test_binder_uses_the_books_python():
     spec = meta["project"]["requires-python"]
     assert f">={version}" in spec, (runtime, spec)
     assert not (root / "binder").exists() and not (root / ".binder").exists()
+
+
+def test_configured_branch_reads_config_yml(tmp_path):
+    config = tmp_path / "_config.yml"
+    config.write_text(
+        "sphinx:\n  config:\n    dlbook_colab_branch: colab-nb\n",
+        encoding="utf-8",
+    )
+    assert colab.configured_branch(config) == "colab-nb"
+    config.write_text("title: 无 sphinx 设置\n", encoding="utf-8")
+    assert colab.configured_branch(config) == colab.DEFAULT_BRANCH
+    with pytest.raises(FileNotFoundError, match="nope.yml"):
+        colab.configured_branch(tmp_path / "nope.yml")
+
+
+def test_workflow_pushes_to_the_branch_the_buttons_use(tmp_path):
+    """发布工作流推送的分支来自 _config.yml，而不是另写一遍的字面量。"""
+    workflow = yaml.safe_load(
+        (ROOT / ".github" / "workflows" / "pages.yml").read_text("utf-8")
+    )
+    build, push_job = workflow["jobs"]["build"], workflow["jobs"]["notebooks"]
+    assert build["outputs"]["colab_branch"] == (
+        "${{ steps.colab.outputs.branch }}"
+    )
+    push = next(
+        s for s in push_job["steps"] if "git push" in s.get("run", "")
+    )
+    assert push["env"]["BRANCH"] == "${{ needs.build.outputs.colab_branch }}"
+    assert colab.DEFAULT_BRANCH not in push["run"]
+    # 在仓库根目录运行导出步骤里写 $GITHUB_OUTPUT 的那条命令
+    step = next(s for s in build["steps"] if s.get("id") == "colab")
+    command = step["run"].split('>> "$GITHUB_OUTPUT"')[0]
+    assert command.startswith("python -c ")
+    command = f'"{sys.executable}"' + command[len("python") :]
+    output = tmp_path / "github_output"
+    subprocess.run(
+        ["bash", "-c", command + ' >> "$GITHUB_OUTPUT"'],
+        cwd=ROOT,
+        env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        check=True,
+    )
+    expected = colab.configured_branch(ROOT / "_config.yml")
+    assert output.read_text(encoding="utf-8") == f"branch={expected}\n"

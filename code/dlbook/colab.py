@@ -23,7 +23,7 @@ from pathlib import Path
 #: Colab 打开 GitHub 上笔记本的网址前缀。
 COLAB_URL = "https://colab.research.google.com/github"
 #: 存放 Colab 版笔记本的分支（``_config.yml`` 可用 ``dlbook_colab_branch``
-#: 改写）。
+#: 改写；网页按钮与发布工作流都读那里的值，见 :func:`configured_branch`）。
 DEFAULT_BRANCH = "notebooks"
 #: 安装单元的标签，便于识别（也避免重复插入）。
 SETUP_TAG = "dlbook-colab-setup"
@@ -49,6 +49,28 @@ def split_github_url(repo_url: str) -> tuple[str, str]:
             "repository.url。"
         )
     return parts[0], parts[1]
+
+
+def configured_branch(config_path="_config.yml") -> str:
+    """``_config.yml`` 中 ``sphinx.config.dlbook_colab_branch`` 的值。
+
+    网页上的 Colab 按钮（:mod:`dlbook.sphinxext`）和发布工作流推送笔记本的
+    分支都取这个值，改分支名只需改 ``_config.yml`` 一处。未设置时为
+    :data:`DEFAULT_BRANCH`。
+
+    Raises:
+        FileNotFoundError: 配置文件不存在（应在仓库根目录运行）。
+    """
+    import yaml
+
+    path = Path(config_path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"找不到配置文件 {path}；请在仓库根目录运行，或传入它的路径。"
+        )
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    sphinx_config = (config.get("sphinx") or {}).get("config") or {}
+    return str(sphinx_config.get("dlbook_colab_branch", DEFAULT_BRANCH))
 
 
 def colab_url(repo_url: str, pagename: str, branch=DEFAULT_BRANCH) -> str:
