@@ -3,7 +3,8 @@
 Colab 只能打开 GitHub 仓库里的 ``.ipynb`` 文件，而本书的页面是 MyST
 Markdown 文本。因此发布网站时（``.github/workflows/pages.yml``），
 本模块把构建时执行过的笔记本（``_build/jupyter_execute``）导出为一组
-“Colab 版”笔记本，推送到仓库的 ``notebooks`` 分支；每页的“Colab”启动
+“Colab 版”笔记本，推送到仓库的一个分支（``_config.yml`` 的
+``dlbook_colab_branch``，默认 ``notebooks``）；每页的“Colab”启动
 按钮（见 :mod:`dlbook.sphinxext`）指向那里的同名文件。
 
 导出只做一件事：在笔记本最前面插入一个安装单元。它在 Colab 上用 pip

@@ -22,7 +22,9 @@
    笔记本都没有输出。本扩展把缓存的输出写回原件。
 6. **Colab 启动按钮。** 主题的 Colab 按钮指向仓库里与页面同名的文件，
    而本书页面是 MyST 文本，Colab 打不开。本扩展在“启动”菜单中加入
-   指向 ``notebooks`` 分支上 Colab 版笔记本的按钮（见 :mod:`dlbook.colab`）。
+   指向 Colab 版笔记本的按钮；笔记本所在的分支由 ``_config.yml`` 的
+   ``dlbook_colab_branch`` 决定（默认 ``notebooks``，
+   见 :mod:`dlbook.colab`）。
 """
 
 import copy
