@@ -165,6 +165,8 @@ def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
     repo = "https://github.com/dlbook-zh/lesson12"
     out = tmp_path / "colab"
     export_notebooks(ROOT / "_build" / "jupyter_execute", out, repo, "main")
+    branch = configured_branch(ROOT / "_config.yml")
+    prefix = f"{COLAB_URL}/dlbook-zh/lesson12/blob/{branch}/"
     checked = 0
     for page in toc_files():
         source = (ROOT / f"{page}.md").read_text(encoding="utf-8")
@@ -176,8 +178,6 @@ def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
             "https://mybinder.org/v2/gh/dlbook-zh/lesson12/main?"
         ), (page, links)
         assert links["Binder"].endswith(f"{page}.md"), links
-        branch = configured_branch(ROOT / "_config.yml")
-        prefix = f"{COLAB_URL}/dlbook-zh/lesson12/blob/{branch}/"
         assert links.get("Colab") == f"{prefix}{page}.ipynb", (page, links)
         notebook = json.loads(
             (out / f"{page}.ipynb").read_text(encoding="utf-8")
