@@ -18,7 +18,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dlbook import mlp  # noqa: E402
-from dlbook.data import load_mnist  # noqa: E402
+from dlbook.data import flatten_images, load_mnist  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     (X, y), _ = load_mnist()
-    X = mlp.flatten_images(X)
+    X = flatten_images(X)
     acts = ["relu", "relu", "linear"]
     params = mlp.init_params([784, 128, 64, 10], seed=0, dtype=np.float32)
     model = mlp.to_keras(params, acts)

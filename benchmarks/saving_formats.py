@@ -51,10 +51,10 @@ def main() -> None:
     dlbook.setup()
     import keras
 
+    from dlbook.data import load_flat_mnist
+    from dlbook.models import create_model
     from dlbook.saving import (
         atomic_save,
-        create_model,
-        load_flat_mnist,
         load_model_safely,
         load_weights_safely,
     )

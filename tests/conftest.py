@@ -1,51 +1,35 @@
-"""测试共用的工具：构建整本书（会话内只构建一次）。"""
+"""pytest 的共用设置：整本书的构建（会话内一次）与 slow 标记。
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+- ``tests/unit``：dlbook 各模块的单元测试；
+- ``tests/tooling``：构建扩展 dlbook_build 的测试；
+- ``tests/book``：整本书的构建、PDF、浏览器与可复现性测试。
+
+用到整本书构建（``html_build``、``pdf``）的测试自动标为 ``slow``，
+于是 ``python -m pytest -m "not slow"`` 不构建书。
+"""
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-JB = str(Path(sys.executable).with_name("jupyter-book"))
+from helpers import ROOT, run_jupyter_book
+
+#: 用到这些 fixture 的测试要构建整本书。
+BOOK_FIXTURES = {"html_build", "pdf"}
 
 
-def run_jupyter_book(*args, cwd=ROOT, timeout=3600):
-    """运行 ``jupyter-book build``，返回 CompletedProcess（不抛出）。"""
-    env = dict(os.environ)
-    env.setdefault("PYTHONHASHSEED", "0")
-    return subprocess.run(
-        [JB, "build", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def toc_files() -> list[str]:
-    """按顺序列出 _toc.yml 中的全部页面（不含后缀）。"""
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("parts"))
-    walk(toc.get("chapters"))
-    return files
+def pytest_collection_modifyitems(config, items):
+    slow = pytest.mark.slow
+    for item in items:
+        if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(slow)
 
 
 @pytest.fixture(scope="session")
 def html_build():
-    """用与 README 相同的参数构建 HTML，返回 (结果, 输出目录)。"""
-    result = run_jupyter_book(".", "-W", "-n", "--keep-going")
+    """用与 README 相同的参数构建 HTML，返回 (结果, 输出目录)。
+
+    ``--all`` 让 Sphinx 重新读取每一页（执行缓存仍然有效，不会重新执行
+    未变的页面），于是警告一定在这次构建中重新出现，测试不会检查到
+    之前某次构建留下的陈旧产物。
+    """
+    result = run_jupyter_book(".", "--all", "-W", "-n", "--keep-going")
     return result, ROOT / "_build" / "html"

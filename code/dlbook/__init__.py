@@ -7,10 +7,19 @@ TensorFlow/absl/oneDNN 的日志行。每一页书的第一个代码单元都应
 
 import os
 
+#: 安静且可复现的运行环境：关闭 TensorFlow/absl/oneDNN 的日志，固定
+#: Keras 后端与字符串哈希的种子。构建扩展 dlbook_build 也用它设置内核的
+#: 环境。用 setdefault：读者自己设了的值优先。
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "KERAS_BACKEND": "tensorflow",
+    "PYTHONHASHSEED": "0",
+}
+
 # 必须在 TensorFlow 被导入之前设置，否则 C++ 日志已经打印出来了。
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+for _key, _value in QUIET_ENV.items():
+    os.environ.setdefault(_key, _value)
 
 __version__ = "0.1.0"
 

@@ -16,6 +16,8 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from dlbook._checks import check_positive, pair
+
 PADDING_MODES = ("valid", "same", "full")
 
 
@@ -24,34 +26,10 @@ PADDING_MODES = ("valid", "same", "full")
 # ---------------------------------------------------------------------------
 
 
-def _check_positive(name: str, value) -> int:
-    """检查步长、扩张率等必须是 >= 1 的整数。"""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} 应为正整数，收到 {value!r}。")
-    if value < 1:
-        raise ValueError(
-            f"{name} 应 >= 1，收到 {name}={value}。"
-            f"{name}=1 表示逐个像素滑动/不扩张。"
-        )
-    return int(value)
-
-
-def _pair(name: str, value) -> tuple[int, int]:
-    """把整数或二元组统一成 (高方向, 宽方向)。"""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} 应为整数或二元组，收到 {value!r}。")
-        return _check_positive(name, value[0]), _check_positive(
-            name, value[1]
-        )
-    v = _check_positive(name, value)
-    return v, v
-
-
 def effective_kernel_size(f: int, dilation: int = 1) -> int:
     """扩张后卷积核覆盖的边长 d(f - 1) + 1。"""
-    f = _check_positive("卷积核边长 f", f)
-    d = _check_positive("扩张率 dilation", dilation)
+    f = check_positive("卷积核边长 f", f)
+    d = check_positive("扩张率 dilation", dilation)
     return d * (f - 1) + 1
 
 
@@ -72,7 +50,7 @@ def padding_amounts(
         (前侧填充, 后侧填充)。``"same"`` 在总填充为奇数时后侧多一层，
         与 TensorFlow 一致。
     """
-    s = _check_positive("步长 stride", stride)
+    s = check_positive("步长 stride", stride)
     fe = effective_kernel_size(f, dilation)
     if isinstance(padding, str):
         mode = padding.lower()
@@ -157,7 +135,7 @@ def conv_transpose_output_size(
     时为 (L - 1)*s + f' - 2p + output_padding，p 取 0（valid）或
     f' // 2（same）。
     """
-    s = _check_positive("步长 stride", stride)
+    s = check_positive("步长 stride", stride)
     fe = effective_kernel_size(f, dilation)
     L = int(L)
     if L < 1:
@@ -192,7 +170,7 @@ def receptive_field(layers) -> int:
     r, jump = 1, 1
     for f, s, d in layers:
         r += (effective_kernel_size(f, d) - 1) * jump
-        jump *= _check_positive("步长 stride", s)
+        jump *= check_positive("步长 stride", s)
     return r
 
 
@@ -331,8 +309,8 @@ def conv2d_loops(X, W, b=None, stride=1, padding="valid", dilation=1):
     """
     X, W = _check_conv_args(X, W)
     (sh, sw), (dh, dw) = (
-        _pair("步长 stride", stride),
-        _pair("扩张率 dilation", dilation),
+        pair("步长 stride", stride),
+        pair("扩张率 dilation", dilation),
     )
     fh, fw, _, c_out = W.shape
     Xp = _pad_for_conv(X, (fh, fw), (sh, sw), padding, (dh, dw), "zeros")
@@ -379,8 +357,8 @@ def conv2d(
     """
     X, W = _check_conv_args(X, W)
     (sh, sw), (dh, dw) = (
-        _pair("步长 stride", stride),
-        _pair("扩张率 dilation", dilation),
+        pair("步长 stride", stride),
+        pair("扩张率 dilation", dilation),
     )
     fh, fw, c_in, c_out = W.shape
     Xp = _pad_for_conv(X, (fh, fw), (sh, sw), padding, (dh, dw), pad_mode)
@@ -451,7 +429,7 @@ def dilate_kernel(W, dilation):
         形状 (d(核高-1)+1, d(核宽-1)+1, 输入通道, 输出通道) 的数组。
     """
     W = np.asarray(W)
-    dh, dw = _pair("扩张率 dilation", dilation)
+    dh, dw = pair("扩张率 dilation", dilation)
     fh, fw = W.shape[:2]
     out = np.zeros(
         (dh * (fh - 1) + 1, dw * (fw - 1) + 1) + W.shape[2:], dtype=W.dtype
@@ -490,7 +468,7 @@ def conv_transpose2d(X, W, b=None, stride=1, padding="valid", dilation=1):
             f"通道数不匹配：输入 X 有 {X.shape[-1]} 个通道，转置卷积核 W "
             f"的最后一维（输入通道）为 {W.shape[3]}（W.shape={W.shape}）。"
         )
-    (sh, sw) = _pair("步长 stride", stride)
+    (sh, sw) = pair("步长 stride", stride)
     Wd = dilate_kernel(W, dilation)
     fh, fw, c_out, _ = Wd.shape
     n, H, Wi, _ = X.shape

@@ -179,3 +179,31 @@ def _read_npz(path: str) -> Split:
         (arrays["x_train"], arrays["y_train"]),
         (arrays["x_test"], arrays["y_test"]),
     )
+
+
+def flatten_images(X):
+    """把 (样本数, 28, 28) 的 uint8 图片展平并缩放到 [0, 1] 的 float32。"""
+    X = np.asarray(X)
+    return X.reshape(len(X), -1).astype(np.float32) / 255.0
+
+
+def load_flat_mnist(n_train: int = 1000, n_test: int = 1000):
+    """加载讲义所用的 MNIST 子集，并展平、缩放到 [0, 1]。
+
+    Args:
+        n_train: 训练样本数，讲义取前 1,000 个。
+        n_test: 测试样本数，讲义取前 1,000 个。
+
+    Returns:
+        ``((X_train, y_train), (X_test, y_test))``：``X_*`` 形状为
+        (样本数, 784)、dtype 为 float32；``y_*`` 形状为 (样本数,)。
+    """
+    (X_train, y_train), (X_test, y_test) = load_mnist(
+        n_train=n_train, n_test=n_test
+    )
+    # 讲义写作 reshape(-1, 28 * 28) / 255.0；这里同时转成 float32，与模型
+    # 的计算精度一致，免得每个批量都做一次 float64 到 float32 的转换。
+    return (flatten_images(X_train), y_train), (
+        flatten_images(X_test),
+        y_test,
+    )

@@ -346,12 +346,6 @@ def tf_loss_and_grads(params, X, y, activations, loss="softmax_ce"):
 # ---------------------------------------------------------------- 训练
 
 
-def flatten_images(X):
-    """把 (样本数, 28, 28) 的 uint8 图片展平并缩放到 [0, 1] 的 float32。"""
-    X = np.asarray(X)
-    return X.reshape(len(X), -1).astype(np.float32) / 255.0
-
-
 def predict(params, X, activations):
     """返回每个样本得分最高的类别，形状 (批量大小,)。"""
     return forward(X, params, activations)[0].argmax(axis=1)

@@ -311,3 +311,49 @@ def predict_labels(model, X, batch_size=256):
     """返回模型对 X 的预测类别，形状 (样本数,)。"""
     probs = model.predict(X, batch_size=batch_size, verbose=0)
     return np.argmax(probs, axis=-1)
+
+
+def create_model():
+    """构建并编译讲义中的序列模型：Dense(512) - Dropout(0.2) - Dense(10)。
+
+    与讲义的 TF 2.3 写法相比只改了一处：用 ``keras.Input(shape=(784,))``
+    声明输入，而不是给第一层传 ``input_shape``（Keras 3 会为此发出警告）。
+
+    Returns:
+        编译好的 ``keras.Sequential``，输入形状 (批量大小, 784)，
+        输出形状 (批量大小, 10) 的 logits（未经 softmax）。
+    """
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(784,)),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        # 输出层没有 softmax，故 from_logits=True：数值上更稳定。
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def confusion_matrix(y_true, y_pred, num_classes=10):
+    """计算混淆矩阵：第 i 行第 j 列是真实类别 i 被预测为 j 的样本数。
+
+    Returns:
+        int 数组，形状 (类别数, 类别数)。
+    """
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = np.asarray(y_pred, dtype=int)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"y_true 形状 {y_true.shape} 与 y_pred 形状 {y_pred.shape} 不同。"
+        )
+    cm = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm

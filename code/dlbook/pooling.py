@@ -7,7 +7,8 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dlbook.conv import _pair, padding_amounts, pool_output_size
+from dlbook._checks import pair
+from dlbook.conv import padding_amounts, pool_output_size
 
 POOL_MODES = ("max", "avg")
 
@@ -35,8 +36,8 @@ def pool2d(X, pool_size=2, stride=None, padding="valid", mode="max"):
         )
     if mode not in POOL_MODES:
         raise ValueError(f"未知的池化方式 {mode!r}；可选 {POOL_MODES}。")
-    ph, pw = _pair("池化窗口 pool_size", pool_size)
-    sh, sw = _pair("步长 stride", (ph, pw) if stride is None else stride)
+    ph, pw = pair("池化窗口 pool_size", pool_size)
+    sh, sw = pair("步长 stride", (ph, pw) if stride is None else stride)
     for L, f, s in ((X.shape[1], ph, sh), (X.shape[2], pw, sw)):
         pool_output_size(L, f, s, padding)  # 窗口过大时报错
     (t, b) = padding_amounts(X.shape[1], ph, sh, padding)

@@ -1,6 +1,6 @@
 """保存和加载模型：本书第一部分展示并调用的、经过测试的工具。
 
-包括讲义中的模型 :func:`create_model`、查找最新检查点的
+包括查找最新检查点的
 :func:`latest_checkpoint`、清理旧检查点的 :func:`prune_checkpoints`、
 “先写临时文件再改名”的原子保存 :func:`atomic_save`，以及在加载前先检查
 文件、出错时给出清楚提示且不改动模型的 :func:`load_weights_safely` 与
@@ -24,58 +24,6 @@ SUFFIXES = (".weights.h5", ".keras", ".h5")
 
 class CheckpointError(ValueError):
     """检查点文件存在，但无法使用：损坏、截断、格式不对或结构不匹配。"""
-
-
-def load_flat_mnist(n_train: int = 1000, n_test: int = 1000):
-    """加载讲义所用的 MNIST 子集，并展平、缩放到 [0, 1]。
-
-    Args:
-        n_train: 训练样本数，讲义取前 1,000 个。
-        n_test: 测试样本数，讲义取前 1,000 个。
-
-    Returns:
-        ``((X_train, y_train), (X_test, y_test))``：``X_*`` 形状为
-        (样本数, 784)、dtype 为 float32；``y_*`` 形状为 (样本数,)。
-    """
-    from dlbook.data import load_mnist
-
-    (X_train, y_train), (X_test, y_test) = load_mnist(
-        n_train=n_train, n_test=n_test
-    )
-    # 讲义写作 reshape(-1, 28 * 28) / 255.0；转成 float32 是为了与模型
-    # 的计算精度一致，避免每个批量都做一次 float64 到 float32 的转换。
-    X_train = X_train.reshape(-1, 28 * 28).astype("float32") / 255.0
-    X_test = X_test.reshape(-1, 28 * 28).astype("float32") / 255.0
-    return (X_train, y_train), (X_test, y_test)
-
-
-def create_model():
-    """构建并编译讲义中的序列模型：Dense(512) - Dropout(0.2) - Dense(10)。
-
-    与讲义的 TF 2.3 写法相比只改了一处：用 ``keras.Input(shape=(784,))``
-    声明输入，而不是给第一层传 ``input_shape``（Keras 3 会为此发出警告）。
-
-    Returns:
-        编译好的 ``keras.Sequential``，输入形状 (批量大小, 784)，
-        输出形状 (批量大小, 10) 的 logits（未经 softmax）。
-    """
-    import keras
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(784,)),
-            keras.layers.Dense(512, activation="relu"),
-            keras.layers.Dropout(0.2),
-            keras.layers.Dense(10),
-        ]
-    )
-    model.compile(
-        optimizer="adam",
-        # 输出层没有 softmax，故 from_logits=True：数值上更稳定。
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
 
 
 def _suffix(path) -> str:
@@ -492,56 +440,3 @@ def walk_h5(path) -> list[tuple[str, str]]:
     with h5py.File(os.fspath(path), "r") as f:
         f.visititems(visit)
     return rows
-
-
-def plot_loss_curves(curves: dict, *, resume_epoch=None, title=None):
-    """把几次训练的逐轮损失画在同一张图上，比较中断与恢复的效果。
-
-    Args:
-        curves: ``{图例: 损失序列}``，至多 4 条；序列的第 i 项是第 i+1
-            轮的损失；值为 ``(起始轮次, 序列)`` 时从该轮之后开始画。
-        resume_epoch: 可选，在这一轮处画一条竖线，标出“中断并恢复”。
-        title: 图题。
-
-    Returns:
-        Matplotlib 的 Figure。
-    """
-    import matplotlib.pyplot as plt
-
-    from dlbook.plotting import use_chinese_font
-
-    use_chinese_font()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    styles = [("-", "o", 8), ("--", "s", 5), (":", "^", 6), ("-.", "x", 6)]
-    for (label, values), (ls, marker, size) in zip(
-        curves.items(), styles[: len(curves)], strict=True
-    ):
-        start, values = values if isinstance(values, tuple) else (0, values)
-        epochs = np.arange(start + 1, start + len(values) + 1)
-        ax.plot(epochs, values, ls=ls, marker=marker, ms=size, label=label)
-    if resume_epoch is not None:
-        ax.axvline(resume_epoch + 0.5, color="gray", lw=1)
-        ax.annotate(
-            "中断并恢复",
-            (resume_epoch + 0.5, 0.95),
-            xycoords=("data", "axes fraction"),
-            ha="center",
-            va="top",
-            fontsize=9,
-            color="gray",
-            bbox=dict(fc="white", ec="none"),
-        )
-    last = max(
-        (v[0] if isinstance(v, tuple) else 0)
-        + len(v[1] if isinstance(v, tuple) else v)
-        for v in curves.values()
-    )
-    ax.set_xticks(np.arange(1, last + 1))  # 轮次是整数
-    ax.set_xlabel("轮次（epoch）")
-    ax.set_ylabel("训练损失")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig

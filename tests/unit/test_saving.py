@@ -12,10 +12,8 @@ from dlbook.saving import (
     atomic_save,
     check_checkpoint_file,
     checkpoint_epoch,
-    create_model,
     latest_checkpoint,
     list_checkpoints,
-    load_flat_mnist,
     load_model_safely,
     load_weights_safely,
     max_abs_diff,
@@ -23,6 +21,8 @@ from dlbook.saving import (
     remove_stale_temporaries,
     walk_h5,
 )
+from dlbook.models import create_model
+from dlbook.data import load_flat_mnist
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_weights_file_holds_layers_and_optimizer(trained):
 def test_whole_model_roundtrip_and_identical_continued_training(
     trained, data
 ):
-    from dlbook.resume import reseed_dropout
+    from dlbook.resumable import reseed_dropout
 
     model, _, whole = trained
     X, y, X_test = data

@@ -5,7 +5,7 @@ import re
 import jupytext
 import pytest
 
-from conftest import ROOT, toc_files
+from helpers import ROOT, toc_files
 
 PAGES = toc_files()
 

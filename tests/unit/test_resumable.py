@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
-from dlbook.resume import run_and_kill, run_module, train, train_custom_loop
+from dlbook.resumable import (
+    run_and_kill,
+    run_module,
+    train,
+    train_custom_loop,
+)
 from dlbook.saving import (
     checkpoint_epoch,
     list_checkpoints,

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import ROOT, toc_files
+from helpers import ROOT, toc_files
 
 #: TensorFlow / absl / oneDNN 的日志特征。
 TF_LOG = re.compile(
@@ -154,7 +154,7 @@ def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
     Colab 按钮指向 _config.yml 所设分支上的同名笔记本；这里用构建出的
     笔记本跑一遍导出（与发布工作流相同），确认按钮指向的文件确实会存在。
     """
-    from dlbook.colab import (
+    from dlbook_build.colab import (
         COLAB_URL,
         SETUP_TAG,
         configured_branch,

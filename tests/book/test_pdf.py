@@ -3,24 +3,18 @@
 读者的机器上没有 xelatex 时跳过；CI（CI=true）中必须运行。
 """
 
-import os
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import ROOT, run_jupyter_book
+from helpers import ROOT, run_jupyter_book, skip_unless_tools
 
 TOOLS = ("xelatex", "latexmk", "pdftotext", "pdftoppm")
-MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-if MISSING and not IN_CI:
-    pytest.skip(
-        f"缺少 {MISSING}；安装 README 中列出的 TeX 软件包后即可运行",
-        allow_module_level=True,
-    )
+MISSING = skip_unless_tools(
+    *TOOLS, hint="安装 README 中列出的 TeX 软件包后即可运行"
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +57,7 @@ def test_chapters_are_titled_in_chinese(pdf):
 
 
 def _toc():
-    from conftest import toc_files
+    from helpers import toc_files
 
     return toc_files()
 

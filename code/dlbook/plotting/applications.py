@@ -41,23 +41,6 @@ def plot_history(history, title=None):
     return fig
 
 
-def confusion_matrix(y_true, y_pred, num_classes=10):
-    """计算混淆矩阵：第 i 行第 j 列是真实类别 i 被预测为 j 的样本数。
-
-    Returns:
-        int 数组，形状 (类别数, 类别数)。
-    """
-    y_true = np.asarray(y_true, dtype=int)
-    y_pred = np.asarray(y_pred, dtype=int)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"y_true 形状 {y_true.shape} 与 y_pred 形状 {y_pred.shape} 不同。"
-        )
-    cm = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(cm, (y_true, y_pred), 1)
-    return cm
-
-
 def plot_confusion_matrix(cm, class_names=None, title=None):
     """把混淆矩阵画成热图，每格写出样本数；对角线之外即错误。
 

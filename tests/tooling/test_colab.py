@@ -4,15 +4,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from dlbook import colab
+from dlbook_build import colab
+from helpers import ROOT
 
 REPO = "https://github.com/dlbook-zh/lesson12"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _notebook(n_code=2, minor=5):
@@ -78,8 +77,9 @@ def test_setup_cell_is_first_and_does_nothing_outside_colab(monkeypatch):
     nb = colab.add_setup_cell(_notebook(), REPO, "abc123")
     first = nb["cells"][0]
     assert first["metadata"]["tags"] == [colab.SETUP_TAG]
-    assert "dlbook @ git+https://github.com/dlbook-zh/lesson12@abc123" in (
-        first["source"]
+    assert (
+        "dlbook @ git+https://github.com/dlbook-zh/lesson12@abc123"
+        in (first["source"])
     )
     # 不在 Colab 中：执行安装单元不应调用 pip。
     assert "google.colab" not in sys.modules
@@ -155,7 +155,13 @@ def test_command_line(tmp_path):
     src.mkdir()
     (src / "a.ipynb").write_text(json.dumps(_notebook()), "utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "dlbook.colab", str(src), str(tmp_path / "o")]
+        [
+            sys.executable,
+            "-m",
+            "dlbook_build.colab",
+            str(src),
+            str(tmp_path / "o"),
+        ]
         + ["--repo", REPO, "--ref", "v1"],
         capture_output=True,
         text=True,
@@ -169,9 +175,8 @@ def test_command_line(tmp_path):
 def test_binder_uses_the_books_python():
     """Binder（repo2docker）按 runtime.txt 选 Python，须与 pyproject 一致。"""
     import tomllib
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     runtime = (root / "runtime.txt").read_text(encoding="utf-8").strip()
     assert runtime.startswith("python-"), runtime
     version = runtime.removeprefix("python-")

@@ -13,8 +13,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import ROOT, toc_files
-from dlbook.sphinxext import coalesce_streams
+from helpers import ROOT, toc_files
+from dlbook_build import coalesce_streams
 
 #: 与耗时有关、允许不同的片段。
 TIMING = re.compile(

@@ -5,7 +5,7 @@ Markdown 文本。因此发布网站时（``.github/workflows/pages.yml``），
 本模块把构建时执行过的笔记本（``_build/jupyter_execute``）导出为一组
 “Colab 版”笔记本，推送到仓库的一个分支（``_config.yml`` 的
 ``dlbook_colab_branch``，默认 ``notebooks``）；每页的“Colab”启动
-按钮（见 :mod:`dlbook.sphinxext`）指向那里的同名文件。
+按钮（见 :mod:`dlbook_build`）指向那里的同名文件。
 
 导出只做一件事：在笔记本最前面插入一个安装单元。它在 Colab 上用 pip
 从本书仓库安装 ``dlbook``（Colab 自带 TensorFlow、NumPy 等，只补装它缺少
@@ -13,7 +13,7 @@ Markdown 文本。因此发布网站时（``.github/workflows/pages.yml``），
 
 用法（在仓库根目录，先构建网页）::
 
-    python -m dlbook.colab _build/jupyter_execute _build/colab \\
+    python -m dlbook_build.colab _build/jupyter_execute _build/colab \\
         --repo https://github.com/dlbook-zh/lesson12 --ref main
 """
 
@@ -55,7 +55,7 @@ def split_github_url(repo_url: str) -> tuple[str, str]:
 def configured_branch(config_path="_config.yml") -> str:
     """``_config.yml`` 中 ``sphinx.config.dlbook_colab_branch`` 的值。
 
-    网页上的 Colab 按钮（:mod:`dlbook.sphinxext`）和发布工作流推送笔记本的
+    网页上的 Colab 按钮（:mod:`dlbook_build`）和发布工作流推送笔记本的
     分支都取这个值，改分支名只需改 ``_config.yml`` 一处。未设置时为
     :data:`DEFAULT_BRANCH`。
 
@@ -95,10 +95,10 @@ def setup_source(repo_url: str, ref: str) -> str:
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        "    pip = [sys.executable, \"-m\", \"pip\", \"install\", \"-q\"]\n"
+        '    pip = [sys.executable, "-m", "pip", "install", "-q"]\n'
         f"    subprocess.run([*pip, {extras}], check=True)\n"
         "    subprocess.run(\n"
-        "        [*pip, \"--no-deps\", \"--ignore-requires-python\", "
+        '        [*pip, "--no-deps", "--ignore-requires-python", '
         f"{spec!r}],\n"
         "        check=True,\n"
         "    )\n"
@@ -190,3 +190,31 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def add_colab_button(app, pagename, templatename, context, doctree):
+    """在主题的“启动”菜单（Binder 所在处）加入 Colab 按钮。
+
+    主题的 ``colab_url`` 用仓库分支与页面的源文件后缀，指不到 Colab 版
+    笔记本，所以这里自己加。须在主题生成菜单（优先级 501）之后运行；
+    主题只给笔记本页面（有 kernelspec 的页面）生成菜单。
+    """
+    repo_url = app.config.html_theme_options.get("repository_url")
+    branch = app.config.dlbook_colab_branch
+    if not repo_url or not branch:
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "launch-buttons":
+            continue
+        buttons = group["buttons"]
+        if any(b.get("text") == "Colab" for b in buttons):
+            return
+        buttons.append(
+            {
+                "type": "link",
+                "text": "Colab",
+                "tooltip": "在 Google Colab 中运行本页",
+                "icon": "_static/images/logo_colab.png",
+                "url": colab_url(repo_url, pagename, branch),
+            }
+        )

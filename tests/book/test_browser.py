@@ -10,7 +10,6 @@
 
 import functools
 import http.server
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -18,15 +17,10 @@ from urllib.parse import quote, urlparse
 
 import pytest
 
-from conftest import ROOT, toc_files
+from helpers import ROOT, skip_unless_tools, toc_files
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-if not Path(CHROMIUM).exists() and not IN_CI:
-    pytest.skip(
-        "没有 chromium；apt-get install chromium 后即可运行",
-        allow_module_level=True,
-    )
+skip_unless_tools(CHROMIUM, hint="apt-get install chromium 后即可运行")
 
 SHOTS = ROOT / "_build" / "screenshots"
 ARGS = [

@@ -3,8 +3,8 @@
 作为模块运行时，它是本书“杀死再恢复”演示和故障注入测试所用的训练
 入口::
 
-    python -m dlbook.resume train --ckpt-dir DIR --epochs 6 --out w.npz
-    python -m dlbook.resume mirrored --ckpt-dir DIR
+    python -m dlbook.resumable train --ckpt-dir DIR --epochs 6 --out w.npz
+    python -m dlbook.resumable mirrored --ckpt-dir DIR
 
 ``train`` 每训练完一轮，就用 :func:`dlbook.saving.atomic_save` 把整个
 模型（权重、优化器状态）原子地存成 ``epoch-NNNN.keras``，轮次编号就在
@@ -30,13 +30,13 @@ import numpy as np
 from dlbook.saving import (
     atomic_save,
     checkpoint_epoch,
-    create_model,
     latest_checkpoint,
-    load_flat_mnist,
     load_model_safely,
     prune_checkpoints,
     remove_stale_temporaries,
 )
+from dlbook.models import create_model
+from dlbook.data import load_flat_mnist
 
 #: 检查点文件名的格式；轮次从 1 数起。
 CKPT_PATTERN = "epoch-{epoch:04d}.keras"
@@ -325,8 +325,8 @@ def mirrored_demo(ckpt_dir, n_devices: int = 2, seed: int = 0) -> None:
 
 
 def module_command(*args) -> list[str]:
-    """以当前解释器运行 ``python -m dlbook.resume ARGS`` 的命令行。"""
-    return [sys.executable, "-m", "dlbook.resume", *map(str, args)]
+    """以当前解释器运行 ``python -m dlbook.resumable ARGS`` 的命令行。"""
+    return [sys.executable, "-m", "dlbook.resumable", *map(str, args)]
 
 
 def run_module(*args, timeout: float = 300) -> str:
@@ -404,7 +404,7 @@ def _final_weights(model) -> dict:
 def main(argv=None) -> int:
     """命令行入口。"""
     parser = argparse.ArgumentParser(
-        prog="python -m dlbook.resume", description=__doc__.splitlines()[0]
+        prog="python -m dlbook.resumable", description=__doc__.splitlines()[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="可恢复地训练")

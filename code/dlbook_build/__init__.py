@@ -1,0 +1,66 @@
+"""本书构建用的 Sphinx 扩展（不是教材内容，也不进执行缓存的哈希）。
+
+各模块各管一件事：
+
+- :mod:`~dlbook_build.execution_cache`：执行缓存的键包含 ``code/dlbook``
+  的代码、``DLBOOK_*`` 环境变量与 Python/TensorFlow/Keras/NumPy/
+  Matplotlib 的版本，任何一样变了，页面就重新执行，不留陈旧输出；
+- :mod:`~dlbook_build.mystnb_patches`：myst-nb 1.4.0 两处缺陷的补丁，
+  上游改变时构建立即停止并说明原因；
+- :mod:`~dlbook_build.mathjax`：随网站发布 MathJax 3 的必要部分；
+- :mod:`~dlbook_build.html_fixes`：无障碍修正；
+- :mod:`~dlbook_build.colab`：“启动”菜单中的 Colab 按钮与 Colab 版
+  笔记本的导出。
+
+另外，构建进程在启动内核前设好 :data:`dlbook.QUIET_ENV` 中的环境变量
+（内核进程继承它们），关闭 TensorFlow 的日志并固定 ``PYTHONHASHSEED``。
+"""
+
+import os
+from pathlib import Path
+
+from . import colab, execution_cache, html_fixes, mathjax, mystnb_patches
+
+# 供测试与旧代码使用的名字。
+tree_hash = execution_cache.tree_hash
+coalesce_streams = mystnb_patches.coalesce_streams
+
+
+def _quiet_environment(app, config) -> None:
+    from dlbook import QUIET_ENV
+
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def _add_static(app) -> None:
+    """注册本包自带的样式表。"""
+    static = str(Path(__file__).parent / "_static")
+    if static not in app.config.html_static_path:
+        app.config.html_static_path.append(static)
+    app.add_css_file("dlbook.css")
+
+
+def setup(app):
+    """注册配置项与事件处理函数（Sphinx 扩展的入口）。"""
+    mystnb_patches.install()
+    app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
+    app.add_config_value("dlbook_bundle_mathjax", True, "html")
+    app.add_config_value("dlbook_colab_branch", colab.DEFAULT_BRANCH, "html")
+    # 优先级数值较小者先运行：要在 myst-nb 读取配置之前改好缓存路径。
+    app.connect("config-inited", _quiet_environment, priority=300)
+    app.connect(
+        "config-inited", execution_cache.on_config_inited, priority=400
+    )
+    app.connect("config-inited", mathjax.on_config_inited, priority=400)
+    app.connect("env-get-outdated", execution_cache.on_env_get_outdated)
+    app.connect("html-page-context", colab.add_colab_button, priority=600)
+    app.connect("html-page-context", html_fixes.fix_citation_roles)
+    app.connect("builder-inited", _add_static)
+    app.connect("build-finished", html_fixes.name_sidebar_toggles)
+    app.connect("build-finished", mathjax.on_build_finished)
+    return {
+        "version": "0.2",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

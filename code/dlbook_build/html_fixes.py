@@ -1,0 +1,63 @@
+"""修正主题与 docutils 输出中被 axe-core 判为严重的无障碍问题。
+
+两处都是对生成的 HTML 做精确的字符串替换。若上游改了标记，替换会
+悄悄落空，所以每次都数一数：页面里有要修的结构却一处也没替换时，
+发出一条警告（构建用 ``-W``，于是构建失败并指出这里）。
+"""
+
+from pathlib import Path
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+#: docutils 0.21 写出的参考文献列表开头。
+_CITATION_LIST = '<div role="list" class="citation-list">'
+#: 侧栏中可折叠章节的 <summary> 只有一个图标，读屏软件读不出名称。
+_BARE_SUMMARY = '<summary><span class="toctree-toggle" role="presentation">'
+_NAMED_SUMMARY = (
+    '<summary aria-label="展开或折叠本章各节">'
+    '<span class="toctree-toggle" role="presentation">'
+)
+
+
+def fix_citation_roles(app, pagename, templatename, context, doctree):
+    """去掉参考文献列表的 ``role="list"`` 与废弃的 ``doc-biblioentry``。
+
+    docutils 把参考文献写成 ``<div role="list">``，其子元素却不是列表项，
+    axe-core 判为 critical：读屏软件会把它当作一个空列表。
+    """
+    body = context.get("body")
+    if not body or "citation-list" not in body:
+        return
+    if _CITATION_LIST not in body:
+        logger.warning(
+            "页面 %s 有参考文献列表，但标记已不是 %r：docutils 变了，"
+            "请更新 dlbook_build/html_fixes.py。",
+            pagename,
+            _CITATION_LIST,
+        )
+        return
+    body = body.replace(_CITATION_LIST, '<div class="citation-list">')
+    context["body"] = body.replace(' role="doc-biblioentry"', "")
+
+
+def name_sidebar_toggles(app, exception) -> None:
+    """给侧栏折叠按钮加上可读的名称（axe-core 规则 summary-name）。"""
+    if exception is not None or app.builder.format != "html":
+        return
+    toggles = fixed = 0
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        toggles += "toctree-toggle" in text
+        if _BARE_SUMMARY in text:
+            fixed += 1
+            page.write_text(
+                text.replace(_BARE_SUMMARY, _NAMED_SUMMARY), encoding="utf-8"
+            )
+    if toggles and not fixed and _NAMED_SUMMARY not in text:
+        logger.warning(
+            "侧栏有折叠按钮，但没有一处匹配 %r：主题变了，"
+            "请更新 dlbook_build/html_fixes.py。",
+            _BARE_SUMMARY,
+        )

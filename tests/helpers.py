@@ -1,0 +1,79 @@
+"""测试共用的工具：仓库根目录、构建命令、目录顺序、外部工具的门槛。"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+JB = str(Path(sys.executable).with_name("jupyter-book"))
+
+
+def book_env(**extra) -> dict:
+    """构建与测试内核共用的环境：与 dlbook_build 给内核的环境相同。"""
+    from dlbook import QUIET_ENV
+
+    env = dict(os.environ)
+    for key, value in QUIET_ENV.items():
+        env.setdefault(key, value)
+    env.update(extra)
+    return env
+
+
+def run_jupyter_book(*args, cwd=ROOT, timeout=3600, env=None):
+    """运行 ``jupyter-book build``，返回 CompletedProcess（不抛出）。"""
+    return subprocess.run(
+        [JB, "build", *args],
+        cwd=cwd,
+        env=book_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def toc_files() -> list[str]:
+    """按顺序列出 _toc.yml 中的全部页面（不含后缀）。"""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def tools_required() -> bool:
+    """CI 中（``.ci/run`` 设置 ``BOOK_REQUIRE_TOOLS=1``）缺工具是错误。"""
+    flags = (
+        os.environ.get(k, "").lower() for k in ("BOOK_REQUIRE_TOOLS", "CI")
+    )
+    return any(f in ("1", "true", "yes") for f in flags)
+
+
+def missing_tools(*tools) -> list[str]:
+    """不在 PATH 上的命令（绝对路径则检查文件是否存在）。"""
+    return [
+        t
+        for t in tools
+        if not (Path(t).exists() if os.path.isabs(t) else shutil.which(t))
+    ]
+
+
+def skip_unless_tools(*tools, hint: str) -> list[str]:
+    """读者机器上缺工具时跳过整个模块；CI 中不跳过，返回缺少的工具。"""
+    missing = missing_tools(*tools)
+    if missing and not tools_required():
+        pytest.skip(f"缺少 {missing}；{hint}", allow_module_level=True)
+    return missing
