@@ -1,5 +1,6 @@
 """书页的源文件：读者能在 JupyterLab 中把它们当笔记本打开，且格式统一。"""
 
+import ast
 import re
 
 import jupytext
@@ -32,6 +33,7 @@ def test_page_has_a_label_and_seeds_once(page):
     if "```{code-cell}" in text:
         first = text.split("```{code-cell}", 1)[1].split("```", 1)[0]
         assert "import dlbook" in first and "dlbook.setup(" in first, page
+        assert text.count("dlbook.setup(") == 1, f"{page} 设置了多次种子"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -50,3 +52,134 @@ def test_code_lines_fit_the_pdf(page):
     for block in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S):
         too_long += [ln for ln in block.splitlines() if len(ln) > 78]
     assert not too_long, too_long[:5]
+
+
+# ---------------------------------------------------------------- 代码清单
+
+LITERALINCLUDE = re.compile(
+    r"^(`{3,}|:{3,})\{literalinclude\}\s+(\S+)\s*\n((?::[^\n]*\n)*)", re.M
+)
+#: 书中一段代码清单的最大行数（一屏）。
+MAX_LISTING = 30
+
+
+def _pyobject(tree, dotted):
+    nodes, node = tree.body, None
+    for part in dotted.split("."):
+        node = next(
+            n
+            for n in nodes
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+            and n.name == part
+        )
+        nodes = node.body
+    return node
+
+
+def listings(page):
+    """页面中每个 literalinclude 渲染出的 (描述, 行列表, 节点或 None)。"""
+    text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+    for m in LITERALINCLUDE.finditer(text):
+        path, opts = ROOT / m.group(2).lstrip("/"), m.group(3)
+        src = path.read_text(encoding="utf-8")
+        lines, node = src.splitlines(), None
+        if po := re.search(r":pyobject:\s*(\S+)", opts):
+            node = _pyobject(ast.parse(src), po.group(1))
+            first = min(
+                [d.lineno for d in node.decorator_list] + [node.lineno]
+            )
+            lines = lines[first - 1 : node.end_lineno]
+        if sel := re.search(r":lines:\s*(\S+)", opts):
+            keep = []
+            for part in sel.group(1).split(","):
+                a, _, b = part.partition("-")
+                lo = int(a or 1)
+                hi = int(b or len(lines)) if "-" in part else lo
+                keep += lines[lo - 1 : hi]
+            lines = keep
+        if after := re.search(r":start-after:\s*(.+)", opts):
+            i = next(i for i, ln in enumerate(lines) if after.group(1) in ln)
+            lines = lines[i + 1 :]
+        if before := re.search(r":end-before:\s*(.+)", opts):
+            i = next(i for i, ln in enumerate(lines) if before.group(1) in ln)
+            lines = lines[:i]
+        yield f"{m.group(2)} {po.group(1) if po else ''}", lines, node
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_listings_fit_on_a_screen(page):
+    """书中的代码清单不超过一屏，只展示算法的核心。"""
+    long = [
+        (what, len(lines))
+        for what, lines, _ in listings(page)
+        if len(lines) > MAX_LISTING
+    ]
+    assert not long, f"超过 {MAX_LISTING} 行的清单：{long}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_listings_show_no_guard_rails(page):
+    """清单里没有文档字符串，也没有参数检查与出错提示（raise）。"""
+    found = []
+    for what, _, node in listings(page):
+        if node is None:
+            continue
+        if ast.get_docstring(node) is not None:
+            found.append(f"{what}: 文档字符串")
+        if any(isinstance(n, ast.Raise) for n in ast.walk(node)):
+            found.append(f"{what}: raise")
+    assert not found, found
+
+
+def test_listing_counter_counts_rendered_lines(tmp_path, monkeypatch):
+    """对照：一段已知长度的 pyobject 清单被数成它渲染出的行数。"""
+    import helpers
+
+    (tmp_path / "m.py").write_text(
+        "def f():\n    a = 1\n    return a\n\n\ndef g():\n    pass\n"
+    )
+    (tmp_path / "p.md").write_text(
+        "```{literalinclude} /m.py\n:pyobject: f\n```\n"
+        "```{literalinclude} /m.py\n:lines: 6-7\n```\n"
+    )
+    monkeypatch.setattr(helpers, "ROOT", tmp_path)
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    assert [len(lines) for _, lines, _ in listings("p")] == [3, 2]
+
+
+# ---------------------------------------------------------------- 练习
+
+SECTION_PAGES = [
+    p for p in PAGES if p.count("/") == 2 and not p.endswith("/index")
+]
+
+
+def _exercises(text):
+    """“## 练习”一节中编号的题目数，与单独折叠的答案数。"""
+    if "\n## 练习" not in text:
+        return 0, 0
+    body = text.split("\n## 练习", 1)[1].split("\n## ", 1)[0]
+    items = re.findall(r"^\d+\. ", body, re.M)
+    answers = re.findall(r"^:class: dropdown", body, re.M)
+    return len(items), len(answers)
+
+
+@pytest.mark.parametrize("page", SECTION_PAGES)
+def test_every_section_has_exercises_each_with_a_hidden_answer(page):
+    text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+    n_items, n_answers = _exercises(text)
+    assert n_items >= 3, f"{page}：练习只有 {n_items} 道（至少 3 道）"
+    assert n_answers >= n_items, (
+        f"{page}：{n_items} 道练习只有 {n_answers} 个折叠的答案；"
+        "每道练习要有自己的答案"
+    )
+
+
+def test_every_part_has_hidden_solutions():
+    parts = {p.split("/")[1] for p in SECTION_PAGES}
+    with_solutions = {
+        p.split("/")[1]
+        for p in SECTION_PAGES
+        if ":class: dropdown" in (ROOT / f"{p}.md").read_text("utf-8")
+    }
+    assert parts <= with_solutions, parts - with_solutions
