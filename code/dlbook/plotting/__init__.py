@@ -1,4 +1,11 @@
-"""全书共用的绘图工具：中文字体与常用图形。
+"""全书的插图：共用的积木在这里，各部分的图在同名子模块中。
+
+- :mod:`dlbook.plotting.saving`、:mod:`~dlbook.plotting.backprop`、
+  :mod:`~dlbook.plotting.convnets`、:mod:`~dlbook.plotting.applications`：
+  四部分各自的图；
+- 本模块：中文字体（:func:`use_chinese_font`）、图片网格
+  （:func:`image_grid`）、学习曲线一类的折线（:func:`plot_series`）与
+  统一的收尾（:func:`finish`）。
 
 中文字体取自依赖包 mplfonts 附带的 Noto Sans CJK SC，因此在没有安装
 任何系统中文字体的机器上，图中的中文也不会变成方框。
@@ -50,6 +57,87 @@ def use_chinese_font() -> str:
     return CJK_FAMILY
 
 
+def finish(fig, title=None):
+    """给整张图加上标题（可选）并收紧排版；返回这张图。"""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(
+    images, titles=None, *, ncols=8, cmap="gray_r", size=1.1, title=None
+):
+    """把若干张图片排成网格，每张可带一个小标题；空出的格子不显示。
+
+    Args:
+        images: 图片序列，每张形状 (高, 宽)（或 imshow 接受的形状）。
+        titles: 可选，与 ``images`` 等长的小标题。
+        ncols: 每行张数（图片少于它时取图片数）。
+        cmap: 颜色映射；黑字白底的数字用 ``"gray_r"``。
+        size: 每格的边长（英寸）。
+        title: 整张图的标题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    images = list(images)
+    if not images:
+        raise ValueError("images 为空：至少要有一张图片。")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(
+            f"titles 有 {len(titles)} 个，图片有 {len(images)} 张，应相等。"
+        )
+    use_chinese_font()
+    ncols = min(ncols, len(images))
+    nrows = -(-len(images) // ncols)
+    extra = 0.25 if titles is not None else 0.0
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(size * ncols, (size + extra) * nrows),
+        squeeze=False,
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap=cmap)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=9)
+    return finish(fig, title)
+
+
+def plot_series(ax, series, *, xlabel, ylabel, title=None, integer_x=True):
+    """在一个坐标系里画若干条折线（如逐轮的损失），带图例与网格。
+
+    Args:
+        ax: Matplotlib 的坐标系。
+        series: ``{图例: y 序列}`` 或 ``{图例: (x 序列, y 序列)}``；
+            只给 y 时横轴从 1 数起（第 1 轮、第 2 轮……）。
+        xlabel, ylabel: 坐标轴名称。
+        title: 坐标系的标题。
+        integer_x: 横轴刻度只取整数（轮次）。
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    markers = "os^xdv"
+    for k, (label, values) in enumerate(series.items()):
+        x, y = values if isinstance(values, tuple) else (None, values)
+        y = np.asarray(y, dtype=float)
+        x = np.arange(1, len(y) + 1) if x is None else np.asarray(x)
+        ax.plot(x, y, marker=markers[k % len(markers)], ms=4, label=label)
+    if integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
 def show_digits(X, y, n: int = 20, ncols: int = 10, title=None, pred=None):
     """把若干张数字图片排成网格，每张标出标签（和预测）。
 
@@ -65,26 +153,19 @@ def show_digits(X, y, n: int = 20, ncols: int = 10, title=None, pred=None):
     Returns:
         Matplotlib 的 Figure。
     """
-    import matplotlib.pyplot as plt
-
     X = np.asarray(X)
     if X.ndim != 3:
         raise ValueError(f"X 的形状应为 (样本数, 高, 宽)，收到 {X.shape}。")
     if not 1 <= n <= len(X):
         raise ValueError(f"n 应在 1 到 {len(X)} 之间，收到 {n}。")
-    use_chinese_font()
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(1.1 * ncols, 1.3 * nrows), squeeze=False
+    titles = [
+        f"{y[i]}" if pred is None else f"真 {y[i]} / 预测 {pred[i]}"
+        for i in range(n)
+    ]
+    return image_grid(
+        X[:n],
+        titles,
+        ncols=ncols,
+        size=1.1 if pred is None else 1.3,
+        title=title,
     )
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
-        ax.imshow(X[i], cmap="gray_r")
-        label = f"{y[i]}" if pred is None else f"真 {y[i]} / 预测 {pred[i]}"
-        ax.set_title(label, fontsize=9)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
