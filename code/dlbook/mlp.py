@@ -43,12 +43,15 @@ def init_params(layer_sizes, seed: int = 0, dtype=np.float64):
             f"layer_sizes 应至少含两个正整数 [n_0, ..., n_L]，收到 "
             f"{list(layer_sizes)!r}；例如 [784, 128, 10]。"
         )
-    rng = np.random.default_rng(seed)
+    return _glorot_params(sizes, np.random.default_rng(seed), dtype)
+
+
+def _glorot_params(sizes, rng, dtype):
     params = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        # Glorot：使前向与反向的方差大致保持不变
-        limit = np.sqrt(6.0 / (n_in + n_out))
-        W = rng.uniform(-limit, limit, size=(n_out, n_in))
+        # Glorot 均匀分布：使前向与反向的方差大致保持不变
+        r = np.sqrt(6.0 / (n_in + n_out))
+        W = rng.uniform(-r, r, size=(n_out, n_in))  # W^[l]: (n_l, n_{l-1})
         params.append({"W": W.astype(dtype), "b": np.zeros(n_out, dtype)})
     return params
 
@@ -135,11 +138,15 @@ def forward(X, params, activations):
     """
     X = np.asarray(X)
     check_network(params, activations, X)
+    return _forward(X, params, activations)
+
+
+def _forward(X, params, activations):
     A, cache = X, []
     for p, name in zip(params, activations, strict=True):
         g, _ = _act.get(name)
         Z = A @ p["W"].T + p["b"]  # 每行一个样本：z = W a + b 的转置
-        cache.append((A, Z))
+        cache.append((A, Z))  # 反向传播要用 A^[l-1] 与 Z^[l]
         A = g(Z)
     return A, cache
 
@@ -162,12 +169,15 @@ def softmax_cross_entropy(Z, y):
         形状 (批量大小, 类别数)，第 i 行是第 i 个样本的 δ^[L]。
     """
     Z = np.asarray(Z)
-    Y = _targets(y, Z)
+    return _softmax_cross_entropy(Z, _targets(y, Z))
+
+
+def _softmax_cross_entropy(Z, Y):
     Z_shift = Z - Z.max(axis=1, keepdims=True)  # 每行最大值变为 0
     log_sum = np.log(np.exp(Z_shift).sum(axis=1, keepdims=True))
-    log_p = Z_shift - log_sum  # log softmax
-    loss = -(Y * log_p).sum(axis=1).mean()
-    Delta = np.exp(log_p) - Y
+    log_p = Z_shift - log_sum  # log softmax，不会溢出
+    loss = -(Y * log_p).sum(axis=1).mean()  # 对批量取平均
+    Delta = np.exp(log_p) - Y  # 每行一个样本的 δ^[L] = ŷ - y
     return float(loss), Delta
 
 
@@ -229,20 +239,52 @@ def backward(Delta_L, cache, params, activations):
     Returns:
         与 params 结构相同的梯度列表 [{"W": dW, "b": db}, ...]。
     """
+    return _backward(np.asarray(Delta_L), cache, params, activations)
+
+
+def _backward(Delta_L, cache, params, activations):
     m = Delta_L.shape[0]
     grads = [None] * len(params)
     Delta = Delta_L
-    for k in reversed(range(len(params))):
+    for k in reversed(range(len(params))):  # 下标 k 是第 k+1 层
         A_prev, _ = cache[k]
         # 对批量求平均：dW = (1/m) Δ^T A^[l-1]，db = Δ 各列的均值
         grads[k] = {"W": Delta.T @ A_prev / m, "b": Delta.mean(axis=0)}
         if k > 0:
             _, g_grad = _act.get(activations[k - 1])
             _, Z_prev = cache[k - 1]
-            # 列表下标 k 对应数学上的第 k+1 层。
             # δ^[l-1] = (W^[l]T δ^[l]) ⊙ g'(z^[l-1])，按行写成矩阵乘
             Delta = (Delta @ params[k]["W"]) * g_grad(Z_prev)
     return grads
+
+
+def layer_deltas(params, X, y, activations, loss: str = "softmax_ce"):
+    """各层的 Δ^[l]（每行一个样本的 δ^[l]，未除以 m），长度为 L 的列表。
+
+    与 :func:`backward` 用同一递推式；``dW = Δ^T A^[l-1] / m``。
+    """
+    A_L, cache = forward(X, params, activations)
+    _, Delta = loss_and_delta(A_L, cache[-1][1], y, loss, activations[-1])
+    return _deltas(Delta, cache, params, activations)
+
+
+def _deltas(Delta_L, cache, params, activations):
+    deltas = [Delta_L]
+    for k in range(len(params) - 1, 0, -1):
+        _, g_grad = _act.get(activations[k - 1])
+        Delta = (deltas[0] @ params[k]["W"]) * g_grad(cache[k - 1][1])
+        deltas.insert(0, Delta)
+    return deltas
+
+
+def layer_delta_norms(params, X, y, activations, loss="softmax_ce"):
+    """各层误差的大小：对批量平均的 ||δ^[l]||，形状 (L,)。
+
+    这正是式 (delta-product) 所预测的量；权重梯度的范数还要再乘上
+    输入 a^[l-1] 的大小，并受层的形状影响。
+    """
+    deltas = layer_deltas(params, X, y, activations, loss)
+    return np.array([np.linalg.norm(D, axis=1).mean() for D in deltas])
 
 
 def loss_and_grads(params, X, y, activations, loss: str = "softmax_ce"):
@@ -256,8 +298,17 @@ def loss_and_grads(params, X, y, activations, loss: str = "softmax_ce"):
 
 def sgd_step(params, grads, lr: float) -> None:
     """随机梯度下降的一步：θ ← θ - lr · ∂L/∂θ（原地更新）。"""
+    if len(params) != len(grads):
+        raise ValueError(
+            f"参数有 {len(params)} 层，梯度却有 {len(grads)} 层；"
+            "请传入 loss_and_grads 为同一组参数算出的梯度。"
+        )
+    _sgd_step(params, grads, lr)
+
+
+def _sgd_step(params, grads, lr):
     for p, g in zip(params, grads, strict=True):
-        p["W"] -= lr * g["W"]
+        p["W"] -= lr * g["W"]  # 沿负梯度方向走一小步
         p["b"] -= lr * g["b"]
 
 
@@ -278,13 +329,16 @@ def numerical_grads(params, X, y, activations, loss="softmax_ce", h=1e-6):
         A_L, cache = forward(X, params, activations)
         return loss_and_delta(A_L, cache[-1][1], y, loss, activations[-1])[0]
 
+    return _numerical_grads(f, params, h)
+
+
+def _numerical_grads(f, params, h):
     grads = []
     for p in params:
         g = {}
         for key in ("W", "b"):
-            theta = p[key]
-            d = np.zeros_like(theta)
-            for idx in np.ndindex(theta.shape):
+            theta, d = p[key], np.zeros_like(p[key])
+            for idx in np.ndindex(theta.shape):  # 逐个元素扰动
                 old = theta[idx]
                 theta[idx] = old + h
                 f_plus = f()
@@ -310,32 +364,39 @@ def tf_loss_and_grads(params, X, y, activations, loss="softmax_ce"):
 
     与 :func:`loss_and_grads` 接口相同，计算在 float64 中进行。
     """
+    X = np.asarray(X, np.float64)
+    check_network(params, activations, X)
+    if loss not in LOSSES:
+        raise ValueError(f"未知的损失函数 {loss!r}；可选 {LOSSES}。")
+    n_out = params[-1]["W"].shape[0]
+    Y = _targets(y, np.zeros((len(X), n_out)))
+    params = [
+        {k: np.asarray(v, np.float64) for k, v in p.items()} for p in params
+    ]
+    return _tape_loss_and_grads(params, X, Y, activations, loss)
+
+
+def _tape_loss_and_grads(params, X, Y, activations, loss):
     import tensorflow as tf
 
-    check_network(params, activations, np.asarray(X))
-    Ws = [tf.Variable(np.asarray(p["W"], np.float64)) for p in params]
-    bs = [tf.Variable(np.asarray(p["b"], np.float64)) for p in params]
-    fns = {
+    g = {
         "relu": tf.nn.relu,
         "sigmoid": tf.sigmoid,
         "tanh": tf.tanh,
         "linear": tf.identity,
     }
-    with tf.GradientTape() as tape:
-        A = tf.constant(np.asarray(X, np.float64))
+    Ws = [tf.Variable(p["W"]) for p in params]
+    bs = [tf.Variable(p["b"]) for p in params]
+    with tf.GradientTape() as tape:  # 记录前向的每一步运算
+        A = tf.constant(X)
         for W, b, name in zip(Ws, bs, activations, strict=True):
-            A = fns[name](tf.matmul(A, W, transpose_b=True) + b)
+            A = g[name](tf.matmul(A, W, transpose_b=True) + b)
         if loss == "softmax_ce":
-            Y = _targets(y, np.zeros(tuple(A.shape)))
-            value = tf.reduce_mean(
-                tf.nn.softmax_cross_entropy_with_logits(Y, A)
-            )
-        elif loss == "mse":
-            Y = _targets(y, np.zeros(tuple(A.shape)))
-            value = tf.reduce_mean(0.5 * tf.reduce_sum((A - Y) ** 2, 1))
-        else:
-            raise ValueError(f"未知的损失函数 {loss!r}；可选 {LOSSES}。")
-    dWs, dbs = tape.gradient(value, [Ws, bs])
+            per_sample = tf.nn.softmax_cross_entropy_with_logits(Y, A)
+        else:  # "mse"
+            per_sample = 0.5 * tf.reduce_sum((A - Y) ** 2, axis=1)
+        value = tf.reduce_mean(per_sample)
+    dWs, dbs = tape.gradient(value, [Ws, bs])  # 倒着重放磁带
     grads = [
         {"W": dW.numpy(), "b": db.numpy()}
         for dW, db in zip(dWs, dbs, strict=True)
@@ -375,15 +436,23 @@ def sgd_epoch(params, X, y, activations, lr, batch_size, order=None):
     Returns:
         本轮各批量损失的平均值。
     """
-    n = len(X)
-    order = np.arange(n) if order is None else order
-    losses = []
+    order = np.arange(len(X)) if order is None else np.asarray(order)
+    if sorted(order.tolist()) != list(range(len(X))):
+        raise ValueError(
+            f"order 应是 0 到 {len(X) - 1} 的一个排列（长度 {len(X)}），"
+            f"收到长度 {len(order)} 的数组；请用 epoch_orders 生成。"
+        )
     with single_thread_blas():
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            value, grads = loss_and_grads(params, X[idx], y[idx], activations)
-            sgd_step(params, grads, lr)
-            losses.append(value)
+        return _sgd_epoch(params, X, y, activations, lr, batch_size, order)
+
+
+def _sgd_epoch(params, X, y, activations, lr, batch_size, order):
+    losses = []
+    for start in range(0, len(X), batch_size):
+        idx = order[start : start + batch_size]  # 本批量的样本下标
+        value, grads = loss_and_grads(params, X[idx], y[idx], activations)
+        sgd_step(params, grads, lr)
+        losses.append(value)
     return float(np.mean(losses))
 
 
@@ -433,15 +502,19 @@ def fit_numpy(params, activations, data, lr, batch_size, orders):
 
 def to_keras(params, activations):
     """搭建同一结构的 Keras 模型，并装入相同的权重（kernel = W.T）。"""
+    check_network(params, activations)
+    return _to_keras(params, activations)
+
+
+def _to_keras(params, activations):
     import keras
 
-    check_network(params, activations)
     layers = [keras.Input(shape=(params[0]["W"].shape[1],))]
     for p, name in zip(params, activations, strict=True):
         layers.append(keras.layers.Dense(p["W"].shape[0], activation=name))
     model = keras.Sequential(layers)
     for layer, p in zip(model.layers, params, strict=True):
-        layer.set_weights([p["W"].T, p["b"]])
+        layer.set_weights([p["W"].T, p["b"]])  # kernel = W^T
     return model
 
 
@@ -478,17 +551,21 @@ def fit_keras(model, data, lr, batch_size, orders):
 
     record()
     for order in orders:
-        # 由我们打乱、Keras 不再打乱：两边看到的批量逐一相同
-        model.fit(
-            X[order],
-            y[order],
-            batch_size=batch_size,
-            epochs=1,
-            shuffle=False,
-            verbose=0,
-        )
+        _keras_epoch(model, X, y, batch_size, order)
         record()
     return hist
+
+
+def _keras_epoch(model, X, y, batch_size, order):
+    # 由我们打乱、Keras 不再打乱：两边看到的批量逐一相同
+    model.fit(
+        X[order],
+        y[order],
+        batch_size=batch_size,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
 
 
 # ---------------------------------------------------------------- 手算例子

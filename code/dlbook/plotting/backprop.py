@@ -268,11 +268,15 @@ def plot_learning_curves(histories):
     return fig
 
 
-def plot_grad_norms(norms):
-    """画各层权重梯度范数随层号的变化（对数纵轴）。
+def plot_grad_norms(delta_norms, weight_norms=None, title=None):
+    """画各层误差 ||δ^[l]|| 随层号的变化（对数纵轴）。
 
     Args:
-        norms: 字典 {名称: 形状 (L,) 的范数数组}。
+        delta_norms: 字典 {名称: 形状 (L,) 的数组}，各层批量平均的
+            ||δ^[l]||，见 :func:`dlbook.mlp.layer_delta_norms`。
+        weight_norms: 可选，同样格式的各层 ||∂L/∂W^[l]||；给出时画在
+            下方的第二幅子图中，便于对照两种量。
+        title: 上方子图的标题；默认为“各层误差 δ 的大小”。
 
     Returns:
         Matplotlib 的 Figure。
@@ -280,19 +284,29 @@ def plot_grad_norms(norms):
     import matplotlib.pyplot as plt
 
     use_chinese_font()
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for (name, values), marker in zip(
-        norms.items(), "osd^"[: len(norms)], strict=True
-    ):
-        layers = np.arange(1, len(values) + 1)
-        ax.semilogy(layers, values, marker=marker, label=name)
-    ax.set(
-        xlabel="层号 $l$（1 靠近输入）",
-        ylabel=r"$\|\partial \mathcal{L} / \partial W^{[l]}\|$",
-        title="各层权重梯度的范数",
+    panels = [(delta_norms, r"$\|\delta^{[l]}\|$（批量平均）")]
+    if weight_norms is not None:
+        panels.append(
+            (weight_norms, r"$\|\partial \mathcal{L} / \partial W^{[l]}\|$")
+        )
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(7.5, 3.6 * len(panels)), squeeze=False
     )
-    ax.set_xticks(layers)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    titles = [title or "各层误差 δ 的大小", "各层权重梯度的大小（对照）"]
+    for ax, (norms, ylabel), ttl in zip(
+        axes[:, 0], panels, titles, strict=False
+    ):
+        for (name, values), marker in zip(
+            norms.items(), "osd^v"[: len(norms)], strict=True
+        ):
+            layers = np.arange(1, len(values) + 1)
+            ax.semilogy(layers, values, marker=marker, label=name)
+        ax.set_xlabel("层号 $l$（1 靠近输入）", fontsize=13)
+        ax.set_ylabel(ylabel, fontsize=13)
+        ax.set_title(ttl, fontsize=14)
+        ax.set_xticks(layers)
+        ax.tick_params(labelsize=12)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=12)
     fig.tight_layout()
     return fig
