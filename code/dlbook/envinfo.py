@@ -2,6 +2,7 @@
 
 import os
 import platform
+import unicodedata
 
 
 def environment() -> dict[str, str]:
@@ -42,5 +43,7 @@ def environment_table() -> str:
 
 
 def _display_width(text: str) -> int:
-    """估算等宽字体下的显示宽度：中日韩字符占两格。"""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    """等宽字体下的显示宽度：全角与宽字符（如汉字）占两格。"""
+    return sum(
+        2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text
+    )

@@ -10,9 +10,31 @@ import dlbook
 from dlbook import envinfo
 
 
-def test_import_sets_quiet_environment_before_tensorflow():
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
-    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+def test_import_fills_in_quiet_environment_but_respects_the_reader():
+    """导入 dlbook 补上缺少的变量，读者自己设了的值保留（setdefault）。"""
+    code = (
+        "import os, json, dlbook; print(json.dumps({k: os.environ[k] "
+        "for k in dlbook.QUIET_ENV}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in dlbook.QUIET_ENV}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    import json
+
+    seen = json.loads(out.stdout)
+    assert seen == {**dlbook.QUIET_ENV, "TF_CPP_MIN_LOG_LEVEL": "1"}
+
+
+def test_display_width_counts_wide_characters_twice():
+    assert envinfo._display_width("Keras 后端") == 10
+    assert envinfo._display_width("ＡB") == 3  # 全角字母也占两格
 
 
 def test_importing_tensorflow_after_dlbook_prints_no_log_lines():
