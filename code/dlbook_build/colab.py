@@ -7,9 +7,11 @@ Markdown 文本。因此发布网站时（``.github/workflows/pages.yml``），
 ``dlbook_colab_branch``，默认 ``notebooks``）；每页的“Colab”启动
 按钮（见 :mod:`dlbook_build`）指向那里的同名文件。
 
-导出只做一件事：在笔记本最前面插入一个安装单元。它在 Colab 上用 pip
-从本书仓库安装 ``dlbook``（Colab 自带 TensorFlow、NumPy 等，只补装它缺少
-的包）；在别处运行时什么也不做。其余单元与输出原样保留。
+导出在笔记本最前面插入一个安装单元。它在 Colab 上用 pip 从本书仓库安装
+``dlbook``（Colab 自带 TensorFlow、NumPy 等，只补装它缺少的包）；在别处
+运行时什么也不做。其余单元与输出原样保留：构建时
+:mod:`~dlbook_build.notebooks` 已把其中的 MyST 语法换成普通 Markdown
+（代码、数值、公式编号、术语的英文），导出前再检查一遍，有残留就报错。
 
 用法（在仓库根目录，先构建网页）::
 
@@ -20,6 +22,8 @@ Markdown 文本。因此发布网站时（``.github/workflows/pages.yml``），
 import argparse
 import json
 from pathlib import Path
+
+from . import notebooks
 
 #: Colab 打开 GitHub 上笔记本的网址前缀。
 COLAB_URL = "https://colab.research.google.com/github"
@@ -139,7 +143,8 @@ def export_notebooks(
 
     Raises:
         FileNotFoundError: ``src_dir`` 不存在或其中没有笔记本（先构建网页）。
-        ValueError: 某个文件不是合法的 JSON 笔记本（信息中给出文件名）。
+        ValueError: 某个文件不是合法的 JSON 笔记本（信息中给出文件名），
+            或其中残留 MyST 语法（构建时没有加载 dlbook_build）。
     """
     src, out = Path(src_dir), Path(out_dir)
     sources = sorted(src.rglob("*.ipynb")) if src.is_dir() else []
@@ -162,6 +167,13 @@ def export_notebooks(
                 f"{path} 不是合法的笔记本（缺少 cells）；"
                 "请删除 _build 后重新构建。"
             )
+        leftover = notebooks.leftover_myst(notebook)
+        if leftover:
+            raise ValueError(
+                f"{path} 中还有 MyST 语法（{'；'.join(leftover[:3])}）；"
+                "请删除 _build 后用 jupyter-book build . 重新构建"
+                "（构建时 dlbook_build 会把它们换成普通 Markdown）。"
+            )
         target = out / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         exported = add_setup_cell(notebook, repo_url, ref)
@@ -174,6 +186,7 @@ def export_notebooks(
 
 
 def main(argv=None) -> None:
+    """命令行入口：把执行过的笔记本导出为 Colab 版（用法见模块说明）。"""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "src", help="执行过的笔记本所在目录，如 _build/jupyter_execute"

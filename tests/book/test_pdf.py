@@ -73,19 +73,15 @@ def test_model_summary_box_drawing_survives(pdf):
 
 
 def test_pages_are_not_blank(pdf, tmp_path):
+    from PIL import Image
+
     subprocess.run(
         ["pdftoppm", "-r", "20", "-gray", str(pdf), str(tmp_path / "p")],
         check=True,
     )
     pages = sorted(tmp_path.glob("p*.pgm"))
     assert len(pages) >= 5
-    blank = []
-    for page in pages:
-        data = page.read_bytes()
-        # PGM：文件头三行之后是像素；统计非白像素。
-        pixels = data.split(b"\n", 3)[3]
-        dark = sum(1 for b in pixels if b < 200)
-        if dark == 0:
-            blank.append(page.name)
+    # 最暗的像素仍接近白色（>= 200）的页面是空白页。
+    blank = [p.name for p in pages if Image.open(p).getextrema()[0] >= 200]
     # Sphinx 的 book 类在章与章之间插入空白页（双面印刷），它们最多占一小半。
     assert len(blank) < len(pages) / 2, blank
