@@ -9,6 +9,8 @@
   上游改变时构建立即停止并说明原因；
 - :mod:`~dlbook_build.mathjax`：随网站发布 MathJax 3 的必要部分；
 - :mod:`~dlbook_build.html_fixes`：无障碍修正；
+- :mod:`~dlbook_build.notebooks`：把读者带走的笔记本（下载的 ``.ipynb``、
+  Colab 版）中的 MyST 语法换成普通 Markdown，读起来和网页一样；
 - :mod:`~dlbook_build.colab`：“启动”菜单中的 Colab 按钮与 Colab 版
   笔记本的导出。
 
@@ -19,7 +21,14 @@
 import os
 from pathlib import Path
 
-from . import colab, execution_cache, html_fixes, mathjax, mystnb_patches
+from . import (
+    colab,
+    execution_cache,
+    html_fixes,
+    mathjax,
+    mystnb_patches,
+    notebooks,
+)
 
 # 供测试与旧代码使用的名字。
 tree_hash = execution_cache.tree_hash
@@ -59,6 +68,7 @@ def setup(app):
     app.connect("builder-inited", _add_static)
     app.connect("build-finished", html_fixes.name_sidebar_toggles)
     app.connect("build-finished", mathjax.on_build_finished)
+    app.connect("build-finished", notebooks.on_build_finished)
     return {
         "version": "0.2",
         "parallel_read_safe": True,

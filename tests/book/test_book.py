@@ -193,3 +193,31 @@ def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
         checked += 1
     assert checked >= 20, checked
     assert "book.pdf" in (html_dir / "book" / "intro.html").read_text("utf-8")
+
+
+def test_reader_notebooks_have_no_myst_left(html_build, tmp_path):
+    """下载的 .ipynb、jupyter_execute 与命令行导出的笔记本都读起来和网页
+    一样：没有 MyST 角色、指令围栏与 (label)= 行；代码与数值都已展开。"""
+    from dlbook_build import notebooks
+
+    _, html_dir = html_build
+    exported = notebooks.export(ROOT / "_build", tmp_path / "plain")
+    downloads = sorted((html_dir / "_sources").rglob("*.ipynb"))
+    assert len(exported) >= 20 and len(downloads) >= 20
+    problems = []
+    for path in [*exported, *downloads]:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if not nb["metadata"].get(notebooks.MARK):
+            problems.append(f"{path}: 没有转换")
+        problems += [f"{path}: {p}" for p in notebooks.leftover_myst(nb)]
+    assert not problems, "\n".join(problems[:30])
+    # 一页实例：被讲解的代码与正文的数字都在笔记本里
+    page = json.loads(
+        (html_dir / "_sources/book/convnets/pooling.ipynb").read_text("utf-8")
+    )
+    text = "\n".join(
+        "".join(c["source"]) for c in page["cells"]
+        if c["cell_type"] == "markdown"
+    )  # fmt: skip
+    assert "```python\ndef " in text and "\\tag{" in text
+    assert "<details>" in text and "（pooling layer）" in text
