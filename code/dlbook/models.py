@@ -12,6 +12,8 @@ import numpy as np
 CNN_EPOCHS = 25
 CNN_BATCH_SIZE = 128
 CNN_LR = 3e-3
+#: 数据增强：随机平移的最大幅度（占高、宽的比例）。
+CNN_SHIFT = 0.1
 #: 经典基线的训练设置，取自 Keras 官方 MNIST 卷积网络示例。
 CLASSIC_EPOCHS = 15
 CLASSIC_BATCH_SIZE = 128
@@ -41,26 +43,18 @@ def batchnorm_params(channels) -> tuple:
     return 2 * channels, 2 * channels
 
 
-def build_classic_cnn(input_shape=(28, 28, 1), num_classes=10):
-    """构建 Keras 官方 MNIST 示例的经典卷积网络（作为基线）。
-
-    两个“卷积 + 最大池化”块，展平后随机丢弃一半，再接 softmax 输出。
-
-    Args:
-        input_shape: 单张图片的形状 (高, 宽, 通道)。
-        num_classes: 类别数。
-
-    Returns:
-        未编译的 ``keras.Sequential`` 模型，输入 uint8 或 float 像素
-        (批量大小, 高, 宽, 通道)，输出 (批量大小, 类别数) 的概率。
-    """
+def _classic_cnn(input_shape, num_classes, shift):
     import keras
     from keras import layers
 
+    head = [keras.Input(shape=input_shape), layers.Rescaling(1 / 255)]
+    if shift:  # 随机平移只在“经典布局 + 本章配方”的对照实验里打开
+        head.append(
+            layers.RandomTranslation(shift, shift, fill_mode="constant")
+        )
     return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.Rescaling(1 / 255, name="rescale"),
+        head
+        + [
             layers.Conv2D(32, 3, activation="relu", name="conv1"),
             layers.MaxPooling2D(2, name="pool1"),
             layers.Conv2D(64, 3, activation="relu", name="conv2"),
@@ -73,27 +67,98 @@ def build_classic_cnn(input_shape=(28, 28, 1), num_classes=10):
     )
 
 
-def conv_pool_bn_relu(x, filters, kernel_size, name):
-    """卷积 → 2×2 最大池化 → 批量归一化 → ReLU 的小积木（函数式 API）。
+def build_classic_cnn(input_shape=(28, 28, 1), num_classes=10, shift=0.0):
+    """构建 Keras 官方 MNIST 示例的经典卷积网络（作为基线）。
 
-    经典的顺序是“卷积 → 批量归一化 → ReLU → 池化”。最大池化与任何
-    单调不减的逐元素函数都可以交换次序（见 :func:`pool_commutes`），
-    ReLU 如此，缩放 γ > 0 的批量归一化在推断时也如此；先池化，
-    批量归一化和 ReLU 就只需处理四分之一的激活值。
+    两个“卷积 + 最大池化”块，展平后随机丢弃一半，再接 softmax 输出。
 
-    卷积不带偏置：紧随其后的批量归一化会减去均值，偏置被抵消，
-    平移 β 已经承担了偏置的作用。
+    Args:
+        input_shape: 单张图片的形状 (高, 宽, 通道)。
+        num_classes: 类别数。
+        shift: 随机平移的最大幅度；默认 0 即 Keras 示例原样（无增强），
+            只有“经典布局 + 本章配方”的对照实验才打开。
+
+    Returns:
+        未编译的 ``keras.Sequential`` 模型，输入 uint8 或 float 像素
+        (批量大小, 高, 宽, 通道)，输出 (批量大小, 类别数) 的概率。
     """
+    _check_shift(shift)
+    return _classic_cnn(tuple(input_shape), int(num_classes), shift)
+
+
+def _check_shift(shift):
+    if not 0 <= shift < 0.5:
+        raise ValueError(
+            f"shift 是平移幅度占高、宽的比例，应在 [0, 0.5) 内，"
+            f"收到 {shift!r}。"
+        )
+
+
+def _conv_block(x, filters, kernel_size, name, batchnorm, pool_first):
     from keras import layers
 
+    # 紧随其后的批量归一化会减去均值，偏置被抵消，所以卷积不带偏置
     x = layers.Conv2D(
-        filters, kernel_size, use_bias=False, name=f"{name}_conv"
+        filters, kernel_size, use_bias=not batchnorm, name=f"{name}_conv"
     )(x)
-    x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
-    # 本章每次训练只有几百步，默认动量 0.99 的滑动统计量来不及
-    # 收敛到真实值；0.9 只需几十步。
-    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+    pool = layers.MaxPooling2D(2, name=f"{name}_pool")
+    if pool_first:  # 本章的提速做法：先池化，后两步只处理 1/4 的值
+        x = pool(x)
+    if batchnorm:
+        # 动量 0.9：训练步数不多时滑动统计量也能跟上（见“常用层”一节）
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    x = layers.ReLU(name=f"{name}_relu")(x)
+    return x if pool_first else pool(x)
+
+
+def conv_pool_bn_relu(
+    x, filters, kernel_size, name, batchnorm=True, pool_first=True
+):
+    """卷积 → 2×2 最大池化 → 批量归一化 → ReLU 的小积木（函数式 API）。
+
+    常见的顺序是“卷积 → 批量归一化 → ReLU → 池化”（``pool_first=False``）。
+    本章默认先池化：这是一个*不同的、更省时的*网络，而不是等价改写。
+    ReLU 与最大池化可以严格交换（见 :func:`pool_commutes`）；批量归一化
+    则不然：训练时它的均值和方差取自池化后的激活值，γ 也可能学成负数。
+
+    Args:
+        x: 输入张量 (批量大小, 高, 宽, 通道)。
+        filters: 卷积的输出通道数。
+        kernel_size: 卷积核边长。
+        name: 层名前缀。
+        batchnorm: False 时去掉批量归一化（卷积改为带偏置），用于消融实验。
+        pool_first: False 时改用常见顺序，池化放在最后。
+    """
+    return _conv_block(x, filters, kernel_size, name, batchnorm, pool_first)
+
+
+def _chapter_cnn(
+    input_shape,
+    num_classes,
+    width,
+    kernel_sizes,
+    dropout,
+    shift,
+    batchnorm,
+    pool_first,
+):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
+    if shift:  # 随机平移只在训练时生效，推断时原样通过
+        x = layers.RandomTranslation(
+            shift, shift, fill_mode="constant", name="augment"
+        )(x)
+    for i, k in enumerate(kernel_sizes):  # 第二块的通道数加倍
+        x = _conv_block(
+            x, width * 2**i, k, f"block{i + 1}", batchnorm, pool_first
+        )
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="chapter_cnn")
 
 
 def build_cnn(
@@ -102,7 +167,9 @@ def build_cnn(
     width=32,
     kernel_sizes=(5, 5),
     dropout=0.5,
-    shift=0.1,
+    shift=CNN_SHIFT,
+    batchnorm=True,
+    pool_first=True,
 ):
     """构建本章的卷积网络：经典布局换成 5×5 的核，加批量归一化与增强。
 
@@ -113,28 +180,29 @@ def build_cnn(
         kernel_sizes: 两个卷积层的核边长 (第一层, 第二层)。
         dropout: 输出层之前随机丢弃的比例。
         shift: 随机平移的最大幅度（占高、宽的比例）；0 表示不做增强。
+        batchnorm: False 时去掉批量归一化（消融实验用）。
+        pool_first: False 时每块改用常见顺序“卷积 → BN → ReLU → 池化”。
 
     Returns:
         未编译的函数式 ``keras.Model``，输入像素 (批量大小, 高, 宽, 通道)，
         取值 0–255；输出 (批量大小, 类别数) 的概率。
     """
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
-    if shift:
-        # 只在训练时生效；推断时原样通过。
-        x = layers.RandomTranslation(
-            shift, shift, fill_mode="constant", name="augment"
-        )(x)
-    k1, k2 = kernel_sizes
-    x = conv_pool_bn_relu(x, width, k1, "block1")
-    x = conv_pool_bn_relu(x, 2 * width, k2, "block2")
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name="chapter_cnn")
+    _check_shift(shift)
+    if len(kernel_sizes) != 2:
+        raise ValueError(
+            f"kernel_sizes 应为两个卷积层的核边长 (第一层, 第二层)，"
+            f"收到 {kernel_sizes!r}。"
+        )
+    return _chapter_cnn(
+        tuple(input_shape),
+        int(num_classes),
+        int(width),
+        tuple(int(k) for k in kernel_sizes),
+        float(dropout),
+        shift,
+        bool(batchnorm),
+        bool(pool_first),
+    )
 
 
 def pool_commutes(f, x, pool=2, pooling="max"):
@@ -268,6 +336,31 @@ def train_classic(X, y, seed=0, **kwargs):
     return model, history, seconds
 
 
+def _train_cnn(
+    build,
+    X,
+    y,
+    seed,
+    epochs,
+    lr,
+    batch_size,
+    schedule,
+    fit_kwargs,
+    build_kwargs,
+):
+    import keras
+
+    keras.utils.set_random_seed(seed)  # 让权重初始化也可复现
+    model = build(X.shape[1:], **build_kwargs)
+    # 升温 + 余弦退火需要知道总步数；schedule=False 时学习率固定为 lr
+    steps = epochs * int(np.ceil(len(X) / batch_size))
+    compile_model(model, lr, total_steps=steps if schedule else None)
+    history, seconds = fit_timed(
+        model, X, y, epochs, batch_size, seed=seed, **fit_kwargs
+    )
+    return model, history, seconds
+
+
 def train_cnn(
     X,
     y,
@@ -275,6 +368,8 @@ def train_cnn(
     epochs=CNN_EPOCHS,
     lr=CNN_LR,
     batch_size=CNN_BATCH_SIZE,
+    schedule=True,
+    build=None,
     **kwargs,
 ):
     """按本章的设置训练本章的 CNN，返回 (模型, 历史, 秒数)。
@@ -284,27 +379,38 @@ def train_cnn(
         y: 整数标签，形状 (样本数,)。
         seed: 随机种子，固定权重初始化、打乱顺序与随机丢弃。
         epochs: 训练轮数。
-        lr: 学习率调度的峰值。
+        lr: 学习率调度的峰值；``schedule=False`` 时是固定的学习率。
         batch_size: 批量大小。
+        schedule: 是否使用升温 + 余弦退火（:func:`cosine_schedule`）。
+        build: 构建模型的函数，默认 :func:`build_cnn`；传
+            :func:`build_classic_cnn`（配 ``shift=0.1``）就是“经典布局 +
+            本章配方”的对照实验。
         **kwargs: 其余参数中，``validation_data`` 与 ``verbose`` 交给
-            :func:`fit_timed`，其他（如 ``kernel_sizes``、``shift``）
-            交给 :func:`build_cnn`，便于做消融实验。
+            :func:`fit_timed`，其他（如 ``kernel_sizes``、``shift``、
+            ``batchnorm``）交给 ``build``，便于做消融实验。
     """
-    import keras
-
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(
+            "epochs 与 batch_size 都应为正整数，"
+            f"收到 {epochs}、{batch_size}。"
+        )
     fit_kwargs = {
         k: kwargs.pop(k)
         for k in ("validation_data", "verbose")
         if k in kwargs
     }
-    keras.utils.set_random_seed(seed)  # 让权重初始化也可复现
-    model = build_cnn(X.shape[1:], **kwargs)
-    steps = epochs * int(np.ceil(len(X) / batch_size))
-    compile_model(model, lr, total_steps=steps)
-    history, seconds = fit_timed(
-        model, X, y, epochs, batch_size, seed=seed, **fit_kwargs
+    return _train_cnn(
+        build or build_cnn,
+        X,
+        y,
+        seed,
+        int(epochs),
+        lr,
+        int(batch_size),
+        bool(schedule),
+        fit_kwargs,
+        kwargs,
     )
-    return model, history, seconds
 
 
 def predict_labels(model, X, batch_size=256):
@@ -357,3 +463,105 @@ def confusion_matrix(y_true, y_pred, num_classes=10):
     cm = np.zeros((num_classes, num_classes), dtype=int)
     np.add.at(cm, (y_true, y_pred), 1)
     return cm
+
+
+def mcnemar(correct_a, correct_b) -> dict:
+    """配对比较两个模型在同一批样本上的对错：精确 McNemar 检验。
+
+    只有“一个对、一个错”的样本才携带两者差别的信息。设 A 对 B 错的有
+    n01 个，A 错 B 对的有 n10 个；若两个模型一样好，这 n01 + n10 个样本
+    各以 1/2 的概率落在哪一边，n01 服从二项分布 B(n01 + n10, 1/2)。
+
+    Args:
+        correct_a: 模型 A 每个样本是否判对，形状 (样本数,) 的布尔数组。
+        correct_b: 模型 B 在同样样本上是否判对，形状相同。
+
+    Returns:
+        字典：``n01``（A 对 B 错）、``n10``（A 错 B 对）与双侧
+        精确 p 值 ``p``。
+    """
+    a = np.asarray(correct_a)
+    b = np.asarray(correct_b)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(
+            f"correct_a 与 correct_b 应为同样长度的一维数组，收到形状 "
+            f"{a.shape} 与 {b.shape}：两者必须是同一批样本上的对错。"
+        )
+    if a.dtype != bool or b.dtype != bool:
+        raise ValueError(
+            "correct_a 与 correct_b 应为布尔数组（True 表示判对），"
+            f"收到 {a.dtype} 与 {b.dtype}；可以先写成 y_hat == y。"
+        )
+    n01, n10 = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    return {"n01": n01, "n10": n10, "p": _mcnemar_p(n01, n10)}
+
+
+def _mcnemar_p(n01, n10):
+    from math import comb
+
+    # 双侧：把两边尾部中较小的一侧概率加倍（不超过 1）
+    n, k = n01 + n10, min(n01, n10)
+    tail = sum(comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def baseline_results(path=None) -> dict:
+    """读入 ``benchmarks/cnn_baseline.py --write`` 写出的结果文件。
+
+    Args:
+        path: 结果文件；默认是仓库里的
+            ``benchmarks/results/cnn_baseline.json``。
+
+    Returns:
+        结果字典：``protocol``（两种协议的数据量、轮数与种子）、
+        ``rows``（消融表各行的键、中文名与参数）、``holdout`` 与
+        ``test``（每次训练一条记录：键、种子、准确率、秒数……）。
+    """
+    import json
+    from pathlib import Path
+
+    if path is None:
+        path = (
+            Path(__file__).resolve().parents[2]
+            / "benchmarks"
+            / "results"
+            / "cnn_baseline.json"
+        )
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"找不到基准测试的结果文件 {path}。请在仓库根目录运行 "
+            "python benchmarks/cnn_baseline.py --write "
+            "benchmarks/results/cnn_baseline.json 生成它。"
+        )
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def summarize_runs(records, rows) -> "pd.DataFrame":  # noqa: F821
+    """把每次训练的记录按行汇总成表：种子数、准确率的均值、标准差与最低值。
+
+    Args:
+        records: 记录的列表，每条有 ``key``、``acc``、``seconds``。
+        rows: 消融表各行，``[{"key": ..., "name": ...}, ...]``，决定表的
+            行序与行名。
+
+    Returns:
+        ``pandas.DataFrame``，索引为行的中文名。
+    """
+    import pandas as pd
+
+    table = {}
+    for row in rows:
+        accs = [r["acc"] for r in records if r["key"] == row["key"]]
+        secs = [r["seconds"] for r in records if r["key"] == row["key"]]
+        if not accs:
+            continue
+        table[row["name"]] = {
+            "种子数": len(accs),
+            "准确率均值": float(np.mean(accs)),
+            "标准差": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
+            "最低": float(np.min(accs)),
+            "训练秒数": float(np.mean(secs)),
+        }
+    return pd.DataFrame(table).T

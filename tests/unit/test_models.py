@@ -191,3 +191,124 @@ def test_classic_training_beats_chance(small_split):
     assert len(history["loss"]) == M.CLASSIC_EPOCHS
     acc = np.mean(M.predict_labels(model, X_test) == y_test)
     assert acc > 0.5, f"经典网络的测试准确率只有 {acc:.2%}"
+
+
+def test_ablation_switches_change_the_architecture():
+    # 去掉批量归一化：没有 BN 层，卷积改为带偏置（偏置不再被 BN 抵消）
+    plain = M.build_cnn(batchnorm=False)
+    names = [layer.name for layer in plain.layers]
+    assert not any(n.endswith("_bn") for n in names)
+    assert plain.get_layer("block1_conv").use_bias
+    assert plain.count_params() == (
+        M.conv2d_params(5, 1, 32)
+        + M.conv2d_params(5, 32, 64)
+        + M.dense_params(1024, 10)
+    )
+    # 常见顺序：BN 与 ReLU 作用在池化之前的 24×24 特征图上，参数不变
+    std = M.build_cnn(pool_first=False)
+    assert std.get_layer("block1_bn").output.shape[1:] == (24, 24, 32)
+    assert std.get_layer("block1_pool").output.shape[1:] == (12, 12, 32)
+    assert std.count_params() == M.build_cnn().count_params()
+    # 经典布局 + 增强：多一层随机平移，参数不变，推断时原样通过
+    aug = M.build_classic_cnn(shift=0.1)
+    plain_classic = M.build_classic_cnn()
+    kinds = [type(layer).__name__ for layer in aug.layers]
+    assert "RandomTranslation" in kinds
+    assert "RandomTranslation" not in [
+        type(layer).__name__ for layer in plain_classic.layers
+    ]
+    assert aug.count_params() == plain_classic.count_params()
+    plain_classic.set_weights(aug.get_weights())
+    X = np.random.default_rng(1).integers(0, 256, (3, 28, 28, 1))
+    np.testing.assert_allclose(
+        aug.predict(X, verbose=0), plain_classic.predict(X, verbose=0)
+    )
+    with pytest.raises(ValueError, match="shift"):
+        M.build_classic_cnn(shift=0.7)
+    with pytest.raises(ValueError, match="kernel_sizes"):
+        M.build_cnn(kernel_sizes=(5, 5, 5))
+
+
+def test_training_in_bn_mode_does_not_commute_with_pooling():
+    # 训练时批量归一化用当前批次的统计量：先池化时统计量取自池化后的值，
+    # 两种次序因此给出不同的结果（推断时、γ > 0 才可交换）
+    import keras
+
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3))
+    bn = keras.layers.BatchNormalization()
+    bn.build((None, 8, 8, 3))
+    assert M.pool_commutes(lambda t: bn(t, training=True), x) > 0.1
+    assert M.pool_commutes(lambda t: bn(t, training=False), x) < 1e-6
+
+
+def test_train_cnn_schedule_switch(small_split):
+    import keras
+
+    X_train, y_train, _, _ = small_split
+    model, _, _ = M.train_cnn(
+        X_train[:256], y_train[:256], epochs=1, schedule=False, lr=2e-3
+    )
+    lr = model.optimizer.learning_rate
+    assert not isinstance(lr, keras.optimizers.schedules.LearningRateSchedule)
+    assert np.isclose(float(lr), 2e-3)
+    model, _, _ = M.train_cnn(
+        X_train[:256], y_train[:256], epochs=1, build=M.build_classic_cnn
+    )
+    assert model.name == "classic_cnn"
+    assert isinstance(
+        model.optimizer._learning_rate,
+        keras.optimizers.schedules.LearningRateSchedule,
+    )
+    with pytest.raises(ValueError, match="epochs"):
+        M.train_cnn(X_train, y_train, epochs=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n01=st.integers(0, 40),
+    n10=st.integers(0, 40),
+    n11=st.integers(0, 20),
+    n00=st.integers(0, 5),
+)
+def test_mcnemar_matches_scipy_binomtest(n01, n10, n11, n00):
+    from scipy.stats import binomtest
+
+    a = np.array([1] * n01 + [0] * n10 + [1] * n11 + [0] * n00, bool)
+    b = np.array([0] * n01 + [1] * n10 + [1] * n11 + [0] * n00, bool)
+    perm = np.random.default_rng(n01 + 7 * n10).permutation(len(a))
+    out = M.mcnemar(a[perm], b[perm])
+    assert (out["n01"], out["n10"]) == (n01, n10)
+    # 两者都对或都错的样本不影响检验
+    if n01 + n10 == 0:
+        assert out["p"] == 1.0
+    else:
+        want = binomtest(n01, n01 + n10, 0.5).pvalue
+        assert np.isclose(out["p"], want, rtol=1e-9, atol=1e-12)
+
+
+def test_mcnemar_rejects_unpaired_input():
+    with pytest.raises(ValueError, match="同一批样本"):
+        M.mcnemar(np.ones(5, bool), np.ones(4, bool))
+    with pytest.raises(ValueError, match="布尔"):
+        M.mcnemar(np.ones(5), np.ones(5))
+    # 明显的差别给出小的 p 值，没有差别给出 1
+    a = np.array([True] * 30 + [False] * 2)
+    b = np.array([False] * 30 + [True] * 2)
+    assert M.mcnemar(a, b)["p"] < 1e-6
+    assert M.mcnemar(a, a)["p"] == 1.0
+
+
+def test_summarize_runs():
+    rows = [{"key": "a", "name": "甲"}, {"key": "b", "name": "乙"}]
+    recs = [
+        {"key": "a", "acc": 0.9, "seconds": 1.0},
+        {"key": "a", "acc": 0.8, "seconds": 3.0},
+        {"key": "b", "acc": 0.5, "seconds": 2.0},
+    ]
+    table = M.summarize_runs(recs, rows)
+    assert list(table.index) == ["甲", "乙"]
+    assert np.isclose(table.loc["甲", "准确率均值"], 0.85)
+    assert np.isclose(table.loc["甲", "标准差"], np.std([0.9, 0.8], ddof=1))
+    assert table.loc["甲", "最低"] == 0.8 and table.loc["乙", "标准差"] == 0
+    with pytest.raises(FileNotFoundError, match="--write"):
+        M.baseline_results("/nonexistent/cnn.json")
