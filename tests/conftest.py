@@ -21,10 +21,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(slow)
+    # 记下本次要比对的页面：整本书一构建完就在后台重新执行它们。
+    config.dlbook_reexecute = [
+        item.callspec.params["page"]
+        for item in items
+        if "reexecution" in getattr(item, "fixturenames", ())
+    ]
 
 
 @pytest.fixture(scope="session")
-def html_build():
+def html_build(request):
     """用与 README 相同的参数构建 HTML，返回 (结果, 输出目录)。
 
     ``--all`` 让 Sphinx 重新读取每一页（执行缓存仍然有效，不会重新执行
@@ -32,4 +38,17 @@ def html_build():
     之前某次构建留下的陈旧产物。
     """
     result = run_jupyter_book(".", "--all", "-W", "-n", "--keep-going")
+    pages = request.config.dlbook_reexecute
+    if result.returncode == 0 and pages:
+        from reexecution import Reexecution
+
+        request.config.dlbook_reexecution = Reexecution(pages).start()
     return result, ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def reexecution(request, html_build):
+    """后台重新执行的结果（见 ``tests/reexecution.py``）。"""
+    running = getattr(request.config, "dlbook_reexecution", None)
+    assert running is not None, "整本书没有构建成功，无从比对"
+    return running
