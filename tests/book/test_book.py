@@ -94,6 +94,40 @@ def test_mathjax_is_served_from_the_build(html_build):
     assert any(fonts.rglob("*.woff")), "MathJax 字体没有复制到网站中"
 
 
+#: 整个网站的大小上限（字节）：MathJax 只随网站发布用到的部分。
+SITE_LIMIT = 15 * 1024 * 1024
+
+
+def test_site_is_light(html_build):
+    _, html_dir = html_build
+    sizes = {p: p.stat().st_size for p in html_dir.rglob("*") if p.is_file()}
+    total = sum(sizes.values())
+    biggest = [
+        (str(p.relative_to(html_dir)), sizes[p])
+        for p in sorted(sizes, key=sizes.get, reverse=True)[:5]
+    ]
+    assert total <= SITE_LIMIT, (
+        f"网站共 {total / 2**20:.1f} MB，超过 {SITE_LIMIT / 2**20:.0f} MB；"
+        f"最大的文件：{biggest}"
+    )
+    mathjax = sum(s for p, s in sizes.items() if "mathjax" in p.parts)
+    assert mathjax < 4 * 1024 * 1024, f"MathJax 占 {mathjax} 字节"
+
+
+def test_no_inline_script_is_registered_twice(html_build):
+    """同一段内联脚本出现两次会让浏览器报“已声明”的错误。
+
+    以前 sphinx-thebe 会重复注册 ``const THEBE_JS_URL``，需要去重的补丁；
+    现在的版本不再如此，补丁已删去，这个测试防止问题复发。
+    """
+    _, html_dir = html_build
+    for page in _html_pages(html_dir):
+        text = page.read_text(encoding="utf-8")
+        consts = re.findall(r"\bconst\s+([A-Za-z_]\w*)\s*=", text)
+        dup = {c for c in consts if consts.count(c) > 1}
+        assert not dup, (page.relative_to(html_dir), dup)
+
+
 def test_search_index_holds_chinese_terms(html_build):
     _, html_dir = html_build
     text = (html_dir / "searchindex.js").read_text(encoding="utf-8")
