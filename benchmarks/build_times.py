@@ -21,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 JB = str(Path(sys.executable).with_name("jupyter-book"))
+#: 冷构建时间与网站大小的目标（issue 12）。
+COLD_TARGET = 300
+SITE_TARGET_MB = 15
 
 
 def timed_build(out: Path, *args: str) -> float:
@@ -77,9 +80,21 @@ def main() -> None:
     print(f"输出目录：{out}    CPU 核数：{os.cpu_count()}")
 
     cold = timed_build(out)
-    print(f"冷构建（全部执行）      {cold:8.1f} s   比值 1.00")
+    print(
+        f"冷构建（全部执行）      {cold:8.1f} s   比值 1.00"
+        f"（目标 {COLD_TARGET} s：{cold / COLD_TARGET:.2f} 倍）"
+    )
     warm = timed_build(out)
     print(f"无改动重建              {warm:8.1f} s   比值 {warm / cold:.2f}")
+    html = out / "_build" / "html"
+    files = [f for f in html.rglob("*") if f.is_file()]
+    site = sum(f.stat().st_size for f in files) / 2**20
+    mathjax = sum(f.stat().st_size for f in files if "mathjax" in f.parts)
+    print(
+        f"网站大小                {site:8.1f} MB  "
+        f"（目标 {SITE_TARGET_MB} MB：{site / SITE_TARGET_MB:.2f} 倍；"
+        f"其中 MathJax {mathjax / 2**20:.1f} MB，{len(files)} 个文件）"
+    )
     if not args.no_pdf:
         shutil.rmtree(out / "_build" / "latex", ignore_errors=True)
         pdf = timed_build(out, "--builder", "pdflatex")
