@@ -47,13 +47,6 @@ _INLINE = re.compile(
     r"(?P<role>\{(?P<name>[A-Za-z][\w:.+-]*)\}(?P<t>`+)(?P<body>.+?)(?P=t))"
     r"|(?P<code>(?P<c>`+).+?(?P=c))"
 )
-#: 残留 MyST 的检查：角色、指令围栏、目标行。
-LEFTOVER = re.compile(
-    r"\{[A-Za-z][\w:.+-]*\}`"
-    r"|^\s*(?:`{3,}|~{3,}|:{3,})\s*\{"
-    r"|^\s*\([\w:.-]+\)=\s*$",
-    re.M,
-)
 _FENCE = re.compile(
     r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,}|:{3,})(?P<info>.*)$"
 )
@@ -488,10 +481,21 @@ def _directive(name, arg, options, content, ctx: Context) -> str:
         if name == "solution" or not summary:
             summary = "答案" if name == "solution" else "详细内容"
         return _details(convert_inline(summary, ctx), convert(body, ctx))
+    if name in ("exercise-start", "solution-start"):
+        # sphinx-exercise 的分段写法：中间可能隔着代码单元，只留标题
+        if name == "solution-start":
+            return "**答案**"
+        return f"**练习：{arg}**" if arg else "**练习**"
+    if name in ("exercise-end", "solution-end"):
+        return ""
     if name == "admonition" or name in ADMONITION_TITLES:
         title = arg if name == "admonition" else ADMONITION_TITLES[name]
         if arg and name != "admonition":
             title = f"{title}：{arg}" if title else arg
+        if name == "exercise" and options.get("label"):
+            numbered = ctx.xref("numref", options["label"], None)
+            if numbered:
+                title = numbered[0] + (f"：{arg}" if arg else "")
         inner = convert(body, ctx)
         if title:
             inner = f"**{convert_inline(title, ctx)}**\n\n{inner}"
@@ -633,8 +637,34 @@ def leftover_myst(notebook: dict) -> list[str]:
             continue
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source
-        for m in LEFTOVER.finditer(source):
-            found.append(f"单元 {n}: {m.group(0).strip()}")
+        found += [f"单元 {n}: {m}" for m in myst_in(source)]
+    return found
+
+
+def myst_in(source: str) -> list[str]:
+    """一段 Markdown 中的 MyST 语法：角色、指令围栏与 ``(label)=`` 行。
+
+    代码块与行内代码中的文字不算（例如 ```` `{epoch:04d}` ````）。
+    """
+    found, text, fence = [], [], None
+    for line in source.split("\n"):
+        if fence is not None:
+            if re.match(
+                rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$", line
+            ):
+                fence = None
+            continue
+        m = _FENCE.match(line)
+        if m:
+            fence = m["fence"]
+            if m["info"].strip().startswith("{"):
+                found.append(line.strip())
+        elif _TARGET.match(line):
+            found.append(line.strip())
+        else:
+            text.append(line)
+    text_only = "\n".join(text)
+    found += [m["role"] for m in _INLINE.finditer(text_only) if m["role"]]
     return found
 
 
@@ -877,7 +907,7 @@ def on_build_finished(app, exception) -> None:
         for problem in leftover_myst(converted):
             ctx.warn(f"转换后仍残留 MyST 语法（{problem}）")
         _dump(converted, path)
-        if (sources / rel).is_file() or sources.is_dir():
+        if (sources / rel).is_file():  # 主题为下载按钮复制的那一份
             _dump(converted, sources / rel)
 
 
