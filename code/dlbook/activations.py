@@ -178,16 +178,20 @@ def rrelu(
             f"RReLU 要求 0 <= lower <= upper，收到 lower={lower}、"
             f"upper={upper}。"
         )
-    Z = np.asarray(Z)
+    if training and rng is None:
+        raise ValueError(
+            "训练阶段的 RReLU 需要随机数生成器："
+            "请传入 rng=np.random.default_rng(种子)。"
+        )
+    return _rrelu(np.asarray(Z), lower, upper, training, rng)
+
+
+def _rrelu(Z, lower, upper, training, rng):
     if training:
-        if rng is None:
-            raise ValueError(
-                "训练阶段的 RReLU 需要随机数生成器："
-                "请传入 rng=np.random.default_rng(种子)。"
-            )
+        # 训练：每个元素独立地抽一个斜率
         slope = rng.uniform(lower, upper, size=Z.shape)
     else:
-        slope = (lower + upper) / 2
+        slope = (lower + upper) / 2  # 推断：取斜率的期望
     return np.where(Z > 0, Z, slope * Z), slope
 
 
@@ -226,6 +230,7 @@ def make_rrelu_layer():
             # 层自带随机种子状态：每次调用抽到不同斜率，但整体可复现
             self.seed_generator = keras.random.SeedGenerator(seed)
 
+        # 书中展示的部分：RReLU.call 开始
         def call(self, inputs, training=None):
             if training:
                 slope = keras.random.uniform(
@@ -238,6 +243,8 @@ def make_rrelu_layer():
             else:
                 slope = (self.lower + self.upper) / 2
             return keras.ops.where(inputs > 0, inputs, slope * inputs)
+
+        # 书中展示的部分：RReLU.call 结束
 
         def compute_output_shape(self, input_shape):
             return input_shape

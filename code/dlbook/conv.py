@@ -33,6 +33,13 @@ def effective_kernel_size(f: int, dilation: int = 1) -> int:
     return d * (f - 1) + 1
 
 
+def _same_padding(n, f, s):
+    n_out = -(-n // s)  # 输出边长 ceil(n / s)
+    # 让最后一个窗口恰好落在 n_out 个输出上所需的总填充
+    total = max((n_out - 1) * s + f - n, 0)
+    return total // 2, total - total // 2  # 奇数时多出的一层补在后侧
+
+
 def padding_amounts(
     L: int, f: int, stride: int = 1, padding="valid", dilation: int = 1
 ) -> tuple[int, int]:
@@ -59,9 +66,7 @@ def padding_amounts(
         if mode == "full":
             return fe - 1, fe - 1
         if mode == "same":
-            out = -(-L // s)  # ceil(L / s)
-            total = max((out - 1) * s + fe - L, 0)
-            return total // 2, total - total // 2
+            return _same_padding(L, fe, s)
         raise ValueError(
             f"未知的填充方式 {padding!r}；可选 {PADDING_MODES}、"
             "非负整数或 (前, 后) 二元组。"
@@ -107,7 +112,12 @@ def conv_output_size(
             f"大于填充后的输入（边长 {padded} = {L} + {before} + {after}）。"
             "请减小卷积核或扩张率，或增加填充。"
         )
-    return (padded - fe) // stride + 1
+    return _conv_output_size(L, fe, stride, before, after)
+
+
+def _conv_output_size(n, f, s, p_before, p_after):
+    # 核放在最左边占去 f 个位置，之后每移动 s 步多一个输出
+    return (n + p_before + p_after - f) // s + 1
 
 
 def pool_output_size(
@@ -167,10 +177,18 @@ def receptive_field(layers) -> int:
     Returns:
         感受野边长 1 + sum_l (d_l (f_l - 1)) * prod_{m<l} s_m。
     """
-    r, jump = 1, 1
-    for f, s, d in layers:
-        r += (effective_kernel_size(f, d) - 1) * jump
-        jump *= check_positive("步长 stride", s)
+    layers = [
+        (effective_kernel_size(f, d), check_positive("步长 stride", s))
+        for f, s, d in layers
+    ]
+    return _receptive_field(layers)
+
+
+def _receptive_field(layers):
+    r, jump = 1, 1  # jump：本层相邻两个输出在输入上相隔几个像素
+    for f, s in layers:  # f 已是扩张后的核边长 d(f-1)+1
+        r += (f - 1) * jump
+        jump *= s
     return r
 
 
@@ -205,15 +223,19 @@ def pad2d(X, pads, mode: str = "zeros"):
     (top, bottom), (left, right) = pads
     if min(top, bottom, left, right) < 0:
         raise ValueError(f"填充层数不能为负，收到 {pads!r}。")
-    width = ((0, 0), (top, bottom), (left, right), (0, 0))
-    if mode == "zeros":
-        return np.pad(X, width, mode="constant")
+    if mode not in ("zeros", "replicate"):
+        raise ValueError(
+            f"未知的填充模式 {mode!r}；可选 'zeros' 或 'replicate'。"
+        )
+    return _pad2d(X, ((top, bottom), (left, right)), mode)
+
+
+def _pad2d(X, pads, mode):
+    width = ((0, 0), *pads, (0, 0))  # 只在高、宽两维填充
     if mode == "replicate":
-        # 重复边界值：np.pad 的 "edge" 模式把最外一圈像素向外复制。
+        # 重复边界值：np.pad 的 "edge" 模式把最外一圈像素向外复制
         return np.pad(X, width, mode="edge")
-    raise ValueError(
-        f"未知的填充模式 {mode!r}；可选 'zeros' 或 'replicate'。"
-    )
+    return np.pad(X, width, mode="constant")  # 按 0 填充
 
 
 def _check_conv_args(X, W):
@@ -262,6 +284,16 @@ def _pad_for_conv(X, kernel_hw, strides, padding, dilations, pad_mode):
 # ---------------------------------------------------------------------------
 
 
+def _corr2d(X, K):
+    h, w = K.shape
+    Y = np.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            # 感受野内逐元素相乘再求和
+            Y[i, j] = (X[i : i + h, j : j + w] * K).sum()
+    return Y
+
+
 def corr2d(X, K):
     """计算二维互相关运算（单通道、步长 1、不填充，用循环写出）。
 
@@ -272,29 +304,62 @@ def corr2d(X, K):
     Returns:
         形状 (高 - 核高 + 1, 宽 - 核宽 + 1) 的数组。
     """
-    X, K = np.asarray(X), np.asarray(K)
-    h, w = K.shape
-    if h > X.shape[0] or w > X.shape[1]:
+    X, K = _check_2d("X", X), _check_2d("卷积核 K", K)
+    if K.shape[0] > X.shape[0] or K.shape[1] > X.shape[1]:
         raise ValueError(
             f"卷积核 {K.shape} 大于输入 {X.shape}；不填充时核不能比输入大。"
         )
-    Y = np.zeros(
-        (X.shape[0] - h + 1, X.shape[1] - w + 1),
-        dtype=np.result_type(X, K, np.float32),
-    )
-    for i in range(Y.shape[0]):
-        for j in range(Y.shape[1]):
-            # 感受野内逐元素相乘再求和
-            Y[i, j] = (X[i : i + h, j : j + w] * K).sum()
-    return Y
+    dtype = np.result_type(X, K, np.float32)
+    return _corr2d(X.astype(dtype), K.astype(dtype)).astype(dtype)
+
+
+def _check_2d(name, A):
+    A = np.asarray(A)
+    if A.ndim != 2:
+        raise ValueError(
+            f"{name} 应是二维数组 (高, 宽)，收到形状 {A.shape}。"
+        )
+    return A
+
+
+def _conv2d_loops(Xp, W, b, s):
+    sh, sw = s
+    fh, fw, _, c_out = W.shape
+    Ho = (Xp.shape[1] - fh) // sh + 1
+    Wo = (Xp.shape[2] - fw) // sw + 1
+    Z = np.zeros((Xp.shape[0], Ho, Wo, c_out))
+    for i in range(Ho):
+        for j in range(Wo):
+            # 感受野：从 (s·i, s·j) 开始的 f_h × f_w × C_in 块
+            patch = Xp[:, sh * i : sh * i + fh, sw * j : sw * j + fw, :]
+            # 对核的行 x、列 y 和输入通道 c 求和：(n,x,y,c)·(x,y,c,o)
+            Z[:, i, j, :] = np.tensordot(patch, W, axes=3) + b
+    return Z
+
+
+def _prepare_conv(X, W, b, stride, padding, dilation, pad_mode="zeros"):
+    """检查参数、按规则填充，并把扩张写成插零后的核（供各核心函数用）。"""
+    X, W = _check_conv_args(X, W)
+    s, d = pair("步长 stride", stride), pair("扩张率 dilation", dilation)
+    Xp = _pad_for_conv(X, W.shape[:2], s, padding, d, pad_mode)
+    dtype = np.result_type(X, W, np.float32)
+    b = np.zeros(W.shape[-1]) if b is None else np.asarray(b)
+    if b.shape != (W.shape[-1],):
+        raise ValueError(
+            f"偏置 b 的形状应为 (输出通道,) = ({W.shape[-1]},)，"
+            f"收到 {b.shape}。"
+        )
+    Wd = dilate_kernel(W, d)  # 扩张卷积 = 插零后的普通卷积
+    return Xp.astype(dtype), Wd.astype(dtype), b.astype(dtype), s, dtype
 
 
 def conv2d_loops(X, W, b=None, stride=1, padding="valid", dilation=1):
-    """按讲义公式逐个输出位置计算多通道二维卷积（互相关）。
+    """按式逐个输出位置计算多通道二维卷积（互相关）。
 
-    Z[n, i, j, c] = b[c] + sum_{k, x, y} Zp[n, s·i + d·x, s·j + d·y, k]
-    · W[x, y, k, c]，其中 Zp 是填充后的输入。写成循环是为了看清公式；
-    快速版本见 :func:`conv2d`。
+    Z[n, i, j, o] = b[o] + sum_{x, y, c} Xp[n, s·i + x, s·j + y, c]
+    · W[x, y, c, o]，其中 Xp 是填充后的输入。写成循环是为了看清公式；
+    快速版本见 :func:`conv2d`。扩张率 d > 1 时先用 :func:`dilate_kernel`
+    在核元素之间插零，结果与扩张卷积相同。
 
     Args:
         X: 输入，形状 (批量大小, 高, 宽, 输入通道)。
@@ -307,32 +372,21 @@ def conv2d_loops(X, W, b=None, stride=1, padding="valid", dilation=1):
     Returns:
         形状 (批量大小, 输出高, 输出宽, 输出通道) 的数组。
     """
-    X, W = _check_conv_args(X, W)
-    (sh, sw), (dh, dw) = (
-        pair("步长 stride", stride),
-        pair("扩张率 dilation", dilation),
-    )
-    fh, fw, _, c_out = W.shape
-    Xp = _pad_for_conv(X, (fh, fw), (sh, sw), padding, (dh, dw), "zeros")
-    Ho = (Xp.shape[1] - dh * (fh - 1) - 1) // sh + 1
-    Wo = (Xp.shape[2] - dw * (fw - 1) - 1) // sw + 1
-    Y = np.zeros(
-        (X.shape[0], Ho, Wo, c_out), dtype=np.result_type(X, W, np.float32)
-    )
-    for i in range(Ho):
-        for j in range(Wo):
-            # 取出感受野：起点 (s·i, s·j)，相邻元素相隔 d
-            patch = Xp[
-                :,
-                sh * i : sh * i + dh * (fh - 1) + 1 : dh,
-                sw * j : sw * j + dw * (fw - 1) + 1 : dw,
-                :,
-            ]
-            # 对核的行 x、列 y 和输入通道 k 求和：(n,x,y,k)·(x,y,k,c)
-            Y[:, i, j, :] = np.tensordot(patch, W, axes=3)
-    if b is not None:
-        Y += np.asarray(b)
-    return Y
+    Xp, Wd, b, s, dtype = _prepare_conv(X, W, b, stride, padding, dilation)
+    return _conv2d_loops(Xp, Wd, b, s).astype(dtype)
+
+
+def _conv2d(Xp, W, s):
+    fh, fw, c_in, c_out = W.shape
+    # 所有感受野的视图 (n, 高', 宽', C_in, f_h, f_w)：不复制数据，
+    # 按步长取输出位置也只是切片
+    win = sliding_window_view(Xp, (fh, fw), axis=(1, 2))[:, :: s[0], :: s[1]]
+    n, Ho, Wo = win.shape[:3]
+    # im2col：每个感受野按 (x, y, c) 的次序展平成矩阵的一行（这里才复制）
+    rows = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * Ho * Wo, -1)
+    # 核按同样的次序展平成 (f_h·f_w·C_in, C_out)：整层卷积 = 一次矩阵乘法
+    Z = rows @ W.reshape(-1, c_out)
+    return Z.reshape(n, Ho, Wo, c_out)
 
 
 def conv2d(
@@ -355,29 +409,23 @@ def conv2d(
     Returns:
         形状 (批量大小, 输出高, 输出宽, 输出通道) 的数组。
     """
-    X, W = _check_conv_args(X, W)
-    (sh, sw), (dh, dw) = (
-        pair("步长 stride", stride),
-        pair("扩张率 dilation", dilation),
+    Xp, Wd, b, s, dtype = _prepare_conv(
+        X, W, b, stride, padding, dilation, pad_mode
     )
-    fh, fw, c_in, c_out = W.shape
-    Xp = _pad_for_conv(X, (fh, fw), (sh, sw), padding, (dh, dw), pad_mode)
-    # 视图形状 (n, 高', 宽', 通道, 扩张后核高, 扩张后核宽)
-    win = sliding_window_view(
-        Xp, (dh * (fh - 1) + 1, dw * (fw - 1) + 1), axis=(1, 2)
-    )
-    # 按步长取输出位置、按扩张率取核内元素，仍然只是视图
-    win = win[:, ::sh, ::sw, :, ::dh, ::dw]
-    n, Ho, Wo = win.shape[:3]
-    # 调整为 (n, 高, 宽, 核高, 核宽, 通道)：复制时通道维是连续内存
-    cols = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * Ho * Wo, -1)
-    dtype = np.result_type(X, W)
-    Y = cols.astype(dtype, copy=False) @ W.reshape(-1, c_out).astype(
-        dtype, copy=False
-    )
-    Y = Y.reshape(n, Ho, Wo, c_out)
-    if b is not None:
-        Y += np.asarray(b, dtype=dtype)
+    return (_conv2d(Xp, Wd, s) + b).astype(dtype, copy=False)
+
+
+def _convolve2d(X, K, mode):
+    K = K[::-1, ::-1]  # 旋转 180°：上下、左右各翻转一次
+    if mode == "valid":
+        return _corr2d(X, K)
+    fh, fw = K.shape
+    # full：每侧补 f - 1 层零，让核与输入的每一种部分重叠都算到
+    Y = _corr2d(np.pad(X, ((fh - 1, fh - 1), (fw - 1, fw - 1))), K)
+    if mode == "same":
+        # 从 full 结果的中央截取与 X 同样大小的一块（SciPy 的约定）
+        top, left = (fh - 1) // 2, (fw - 1) // 2
+        Y = Y[top : top + X.shape[0], left : left + X.shape[1]]
     return Y
 
 
@@ -393,29 +441,19 @@ def convolve2d(X, K, mode: str = "full"):
     Returns:
         二维数组；``"same"`` 时与 X 同形状。
     """
-    X, K = np.asarray(X, dtype=float), np.asarray(K, dtype=float)
-    if X.ndim != 2 or K.ndim != 2:
+    X = _check_2d("X", X).astype(float)
+    K = _check_2d("卷积核 K", K).astype(float)
+    if mode not in PADDING_MODES:
         raise ValueError(
-            f"X 与 K 都应是二维数组，收到 {X.shape} 与 {K.shape}。"
+            f"未知的 mode {mode!r}；可选 'full'、'valid' 或 'same'。"
         )
-    K_flipped = K[::-1, ::-1]  # 旋转 180°：上下、左右各翻转一次
-    if mode == "valid":
-        return corr2d(X, K_flipped)
-    fh, fw = K.shape
-    Y = conv2d(
-        X[None, :, :, None],
-        K_flipped[:, :, None, None],
-        padding=((fh - 1, fh - 1), (fw - 1, fw - 1)),
-    )[0, :, :, 0]
-    if mode == "full":
-        return Y
-    if mode == "same":
-        # 从 full 结果的中央截取与 X 同样大小的一块（SciPy 的约定）
-        top, left = (fh - 1) // 2, (fw - 1) // 2
-        return Y[top : top + X.shape[0], left : left + X.shape[1]]
-    raise ValueError(
-        f"未知的 mode {mode!r}；可选 'full'、'valid' 或 'same'。"
-    )
+    if mode == "valid" and (
+        K.shape[0] > X.shape[0] or K.shape[1] > X.shape[1]
+    ):
+        raise ValueError(
+            f"valid 模式下卷积核 {K.shape} 不能大于输入 {X.shape}。"
+        )
+    return _convolve2d(X, K, mode)
 
 
 def dilate_kernel(W, dilation):
@@ -438,7 +476,23 @@ def dilate_kernel(W, dilation):
     return out
 
 
-def conv_transpose2d(X, W, b=None, stride=1, padding="valid", dilation=1):
+def _conv_transpose2d(X, W, s):
+    # W 的形状 (f_h, f_w, C_out, C_in)；返回不裁剪的完整输出
+    fh, fw, c_out, _ = W.shape
+    n, H, Wi, _ = X.shape
+    Z = np.zeros((n, (H - 1) * s[0] + fh, (Wi - 1) * s[1] + fw, c_out))
+    for i in range(H):
+        for j in range(Wi):
+            # 输入像素 (i, j) 把“自身的值 × 卷积核”整块盖到输出上，
+            # 落点相隔 s 个输出像素，重叠处相加
+            stamp = np.einsum("nc,xyoc->nxyo", X[:, i, j], W)
+            Z[:, s[0] * i : s[0] * i + fh, s[1] * j : s[1] * j + fw] += stamp
+    return Z
+
+
+def conv_transpose2d(
+    X, W, b=None, stride=1, padding="valid", dilation=1, output_padding=None
+):
     """计算二维转置卷积（反卷积），与 ``keras.layers.Conv2DTranspose`` 一致。
 
     每个输入像素把“自身值 × 卷积核”整块加到输出上，相邻输入像素的落点
@@ -452,10 +506,12 @@ def conv_transpose2d(X, W, b=None, stride=1, padding="valid", dilation=1):
         stride: 步长，整数或二元组。
         padding: ``"valid"`` 或 ``"same"``。
         dilation: 扩张率，整数或二元组。
+        output_padding: None 或整数（两个方向相同），0 <= 值 < 步长；
+            在输出的下方和右方多留的行列数，见
+            :func:`conv_transpose_output_size`。
 
     Returns:
-        形状 (批量大小, 输出高, 输出宽, 输出通道) 的数组，输出边长由
-        :func:`conv_transpose_output_size` 给出。
+        形状 (批量大小, 输出高, 输出宽, 输出通道) 的数组。
     """
     X, W = np.asarray(X), np.asarray(W)
     if X.ndim != 4 or W.ndim != 4:
@@ -468,49 +524,47 @@ def conv_transpose2d(X, W, b=None, stride=1, padding="valid", dilation=1):
             f"通道数不匹配：输入 X 有 {X.shape[-1]} 个通道，转置卷积核 W "
             f"的最后一维（输入通道）为 {W.shape[3]}（W.shape={W.shape}）。"
         )
-    (sh, sw) = pair("步长 stride", stride)
+    s = pair("步长 stride", stride)
     Wd = dilate_kernel(W, dilation)
-    fh, fw, c_out, _ = Wd.shape
-    n, H, Wi, _ = X.shape
     dtype = np.result_type(X, W, np.float32)
-    # 不裁剪时的完整输出：边长 (L - 1)s + f
-    full = np.zeros(
-        (n, (H - 1) * sh + fh, (Wi - 1) * sw + fw, c_out), dtype=dtype
-    )
-    # 对核内每个位置 (x, y)：所有输入像素同时贡献到间隔为 s 的输出格点
-    for x in range(fh):
-        for y in range(fw):
-            full[
-                :,
-                x : x + (H - 1) * sh + 1 : sh,
-                y : y + (Wi - 1) * sw + 1 : sw,
-                :,
-            ] += X @ Wd[x, y].T
-    out = []
-    for L, f, s, size in (
-        (H, fh, sh, full.shape[1]),
-        (Wi, fw, sw, full.shape[2]),
-    ):
-        Lo = conv_transpose_output_size(L, f, s, padding)
+    full = _conv_transpose2d(X, Wd, s)
+    n, c_out = X.shape[0], Wd.shape[2]
+    sizes, crops = [], []
+    dims = zip(X.shape[1:3], Wd.shape[:2], s, full.shape[1:3], strict=True)
+    for L, f, st, size in dims:
+        Lo = conv_transpose_output_size(L, f, st, padding, output_padding)
+        sizes.append(Lo)
         # 与 TensorFlow 相同：same 时裁掉的前侧层数为总裁剪量的一半
-        crop = max(size - Lo, 0) // 2 if padding == "same" else 0
-        out.append((Lo, crop))
-    (Ho, ch), (Wo, cw) = out
+        crops.append(max(size - Lo, 0) // 2 if padding == "same" else 0)
+    (Ho, Wo), (ch, cw) = sizes, crops
     Y = np.zeros((n, Ho, Wo, c_out), dtype=dtype)
-    hh = min(Ho, full.shape[1] - ch)
-    ww = min(Wo, full.shape[2] - cw)
-    # 步长大于核时完整输出比目标短，缺的部分保持为 0
+    hh, ww = min(Ho, full.shape[1] - ch), min(Wo, full.shape[2] - cw)
+    # 步长大于核、或给了 output_padding 时完整输出比目标短，缺的部分为 0
     Y[:, :hh, :ww] = full[:, ch : ch + hh, cw : cw + ww]
     if b is not None:
         Y += np.asarray(b, dtype=dtype)
     return Y
 
 
+def _conv2d_tiled(X, W, b, stride, padding):
+    t = W.shape[0]
+    Z = None
+    for u in range(t):
+        for v in range(t):
+            # 用第 (u, v) 个核算出全部位置，再只保留归它负责的位置
+            Z_uv = conv2d(X, W[u, v], stride=stride, padding=padding)
+            if Z is None:
+                Z = np.zeros_like(Z_uv)
+            Z[:, u::t, v::t] = Z_uv[:, u::t, v::t]
+    return Z + b  # 所有平铺共用一个偏置（每个输出通道一个）
+
+
 def conv2d_tiled(X, W, b=None, stride=1, padding="valid"):
     """计算平铺卷积：相隔 t 个输出位置的单元才共享同一个卷积核。
 
     输出位置 (i, j) 使用第 (i mod t, j mod t) 个卷积核，共 t×t 个核
-    轮流“平铺”在输出平面上。t = 1 时退化为普通卷积。
+    轮流“平铺”在输出平面上。t = 1 时退化为普通卷积。偏置不随平铺变化：
+    每个输出通道一个，所有核共用（与式 eq-convnets-tiled 一致）。
 
     Args:
         X: 输入，形状 (批量大小, 高, 宽, 输入通道)。
@@ -528,18 +582,22 @@ def conv2d_tiled(X, W, b=None, stride=1, padding="valid"):
             "平铺卷积核 W 的形状应为 (t, t, 核高, 核宽, 输入通道, 输出通道)，"
             f"收到 {W.shape}。"
         )
-    t = W.shape[0]
-    Y = None
-    for u in range(t):
-        for v in range(t):
-            # 用第 (u, v) 个核算出全部位置，再只保留归它负责的位置
-            Z = conv2d(X, W[u, v], stride=stride, padding=padding)
-            if Y is None:
-                Y = np.zeros_like(Z)
-            Y[:, u::t, v::t] = Z[:, u::t, v::t]
-    if b is not None:
-        Y += np.asarray(b, dtype=Y.dtype)
-    return Y
+    c_out = W.shape[-1]
+    b = np.zeros(c_out, dtype=W.dtype) if b is None else np.asarray(b)
+    if b.shape != (c_out,):
+        raise ValueError(
+            f"平铺卷积的偏置由所有核共用，形状应为 (输出通道,) = ({c_out},)，"
+            f"收到 {b.shape}。"
+        )
+    Y = _conv2d_tiled(X, W, b, stride, padding)
+    return Y.astype(np.result_type(X, W, np.float32), copy=False)
+
+
+def _conv_as_matrix(H, W, K, stride, padding):
+    # 第 m 列：把第 m 个输入像素置 1、其余置 0 时的输出（拉成向量）
+    basis = np.eye(H * W).reshape(H * W, H, W, 1)
+    Y = conv2d(basis, K[:, :, None, None], stride=stride, padding=padding)
+    return Y.reshape(H * W, -1).T
 
 
 def conv_as_matrix(H: int, W: int, K, stride: int = 1, padding="valid"):
@@ -555,10 +613,8 @@ def conv_as_matrix(H: int, W: int, K, stride: int = 1, padding="valid"):
         形状 (输出高 × 输出宽, H × W) 的矩阵。第 m 列是把第 m 个输入像素
         置 1、其余置 0 时的输出。
     """
-    K = np.asarray(K, dtype=float)[:, :, None, None]
-    basis = np.eye(H * W).reshape(H * W, H, W, 1)
-    Y = conv2d(basis, K, stride=stride, padding=padding)
-    return Y.reshape(H * W, -1).T
+    K = _check_2d("卷积核 K", K).astype(float)
+    return _conv_as_matrix(int(H), int(W), K, stride, padding)
 
 
 def same_padding_1d(f: int) -> int:

@@ -36,25 +36,30 @@ def pool2d(X, pool_size=2, stride=None, padding="valid", mode="max"):
         )
     if mode not in POOL_MODES:
         raise ValueError(f"未知的池化方式 {mode!r}；可选 {POOL_MODES}。")
-    ph, pw = pair("池化窗口 pool_size", pool_size)
-    sh, sw = pair("步长 stride", (ph, pw) if stride is None else stride)
-    for L, f, s in ((X.shape[1], ph, sh), (X.shape[2], pw, sw)):
-        pool_output_size(L, f, s, padding)  # 窗口过大时报错
-    (t, b) = padding_amounts(X.shape[1], ph, sh, padding)
-    (lft, rgt) = padding_amounts(X.shape[2], pw, sw, padding)
-    width = ((0, 0), (t, b), (lft, rgt), (0, 0))
-    Xf = X.astype(np.result_type(X, np.float32), copy=False)
+    f = pair("池化窗口 pool_size", pool_size)
+    s = pair("步长 stride", f if stride is None else stride)
+    for L, fi, si in zip(X.shape[1:3], f, s, strict=True):
+        pool_output_size(L, fi, si, padding)  # 窗口过大时报错
+    pads = tuple(
+        padding_amounts(L, fi, si, padding)
+        for L, fi, si in zip(X.shape[1:3], f, s, strict=True)
+    )
+    return _pool2d(X.astype(np.result_type(X, np.float32)), f, s, pads, mode)
+
+
+def _pool2d(X, f, s, pads, mode):
+    width = ((0, 0), *pads, (0, 0))
     if mode == "max":
         # 用 -inf 填充：填充位置永远不会被选为最大值
-        Xp = np.pad(Xf, width, constant_values=-np.inf)
-        win = sliding_window_view(Xp, (ph, pw), axis=(1, 2))[:, ::sh, ::sw]
+        Xp = np.pad(X, width, constant_values=-np.inf)
+        win = sliding_window_view(Xp, f, axis=(1, 2))[:, :: s[0], :: s[1]]
         return win.max(axis=(-2, -1))
-    Xp = np.pad(Xf, width)
-    # 同样地数出每个窗口里有多少真实像素，作为平均的分母
-    ones = np.pad(np.ones(X.shape[1:3], dtype=Xf.dtype), width[1:3])
-    win = sliding_window_view(Xp, (ph, pw), axis=(1, 2))[:, ::sh, ::sw]
-    cnt = sliding_window_view(ones, (ph, pw))[::sh, ::sw].sum(axis=(-2, -1))
-    return win.sum(axis=(-2, -1)) / cnt[None, :, :, None]
+    # 平均池化：分母只数窗口里的真实像素（填充位置不算）
+    win = sliding_window_view(np.pad(X, width), f, axis=(1, 2))
+    ones = np.pad(np.ones(X.shape[1:3]), pads)
+    cnt = sliding_window_view(ones, f)[:: s[0], :: s[1]].sum(axis=(-2, -1))
+    total = win[:, :: s[0], :: s[1]].sum(axis=(-2, -1))
+    return total / cnt[None, :, :, None].astype(X.dtype)
 
 
 def max_pool2d(X, pool_size=2, stride=None, padding="valid"):
@@ -82,8 +87,11 @@ def global_pool2d(X, mode="avg"):
         raise ValueError(
             f"X 的形状应为 (批量大小, 高, 宽, 通道)，收到 {X.shape}。"
         )
-    if mode == "max":
-        return X.max(axis=(1, 2))
-    if mode == "avg":
-        return X.mean(axis=(1, 2))
-    raise ValueError(f"未知的池化方式 {mode!r}；可选 {POOL_MODES}。")
+    if mode not in POOL_MODES:
+        raise ValueError(f"未知的池化方式 {mode!r}；可选 {POOL_MODES}。")
+    return _global_pool2d(X, mode)
+
+
+def _global_pool2d(X, mode):
+    # 窗口就是整张特征图：在高、宽两维上取最大值或平均值
+    return X.max(axis=(1, 2)) if mode == "max" else X.mean(axis=(1, 2))

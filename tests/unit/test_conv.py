@@ -187,6 +187,59 @@ def test_conv_transpose_is_gradient_of_conv(case):
     np.testing.assert_allclose(Zc, grad, **TOL)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    conv_case(allow_dilation=False),
+    st.sampled_from(["valid", "same"]),
+    st.data(),
+)
+def test_conv_transpose2d_output_padding_matches_keras(case, padding, data):
+    import keras
+
+    X, K, b, s, _, _ = case
+    assume(s > 1)
+    op = data.draw(st.integers(0, s - 1))
+    Kt = np.ascontiguousarray(np.swapaxes(K, 2, 3))
+    layer = keras.layers.Conv2DTranspose(
+        Kt.shape[2],
+        Kt.shape[:2],
+        strides=s,
+        padding=padding,
+        output_padding=op,
+    )
+    layer.build(X.shape)
+    layer.set_weights([Kt, b])
+    try:
+        ref = keras.ops.convert_to_numpy(layer(X))
+    except Exception:  # TF 自己也拒绝一些 same + output_padding 的组合
+        assume(False)
+    Y = C.conv_transpose2d(X, Kt, b, s, padding, output_padding=op)
+    assert Y.shape == ref.shape
+    np.testing.assert_allclose(Y, ref, **TOL)
+
+
+def test_output_padding_picks_one_of_the_inputs_that_share_an_output():
+    # n = 7 与 n = 8（f = 3, s = 2）卷积后都是 3；转置卷积靠
+    # output_padding 决定还原成哪一个
+    assert C.conv_output_size(7, 3, 2) == C.conv_output_size(8, 3, 2) == 3
+    sizes = [
+        C.conv_transpose_output_size(3, 3, 2, "valid", op) for op in (0, 1)
+    ]
+    assert sizes == [7, 8]
+
+
+def test_tiled_bias_is_shared_by_all_tiles():
+    # 式 eq-convnets-tiled 与练习的参数个数都假定偏置由所有平铺共用
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1, 6, 6, 2))
+    Wt = rng.normal(size=(2, 2, 3, 3, 2, 4))
+    b = rng.normal(size=4)
+    Y = C.conv2d_tiled(X, Wt, b)
+    np.testing.assert_allclose(Y - C.conv2d_tiled(X, Wt), np.ones_like(Y) * b)
+    with pytest.raises(ValueError, match="所有核共用"):
+        C.conv2d_tiled(X, Wt, rng.normal(size=(2, 2, 4)))
+
+
 def test_conv_transpose_is_matrix_transpose():
     rng = np.random.default_rng(1)
     K = rng.normal(size=(3, 3))

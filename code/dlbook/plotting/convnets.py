@@ -95,6 +95,22 @@ def _draw_panel(
     ax.set_title(title, fontsize=10)
 
 
+def padding_name(padding, f):
+    """填充方式的中文名：有效、相同（半）、全填充或任意填充。"""
+    if isinstance(padding, str):
+        return {"valid": "有效填充", "same": "相同填充", "full": "全填充"}[
+            padding.lower()
+        ]
+    p = padding if isinstance(padding, int) else None
+    if p == 0:
+        return "有效填充"
+    if p is not None and f % 2 == 1 and p == (f - 1) // 2:
+        return "半填充"
+    if p is not None and p == f - 1:
+        return "全填充"
+    return "任意填充"
+
+
 def draw_conv(
     ax,
     L,
@@ -132,8 +148,8 @@ def draw_conv(
     ]
     if title is None:
         title = (
-            f"输入 {L}×{L}，核 {f}×{f}，s={stride}，"
-            f"p={before}"
+            f"{padding_name(padding, f)}：输入 {L}×{L}，核 {f}×{f}，"
+            f"s={stride}，p={before}"
             + (f"，d={dilation}" if dilation > 1 else "")
             + f"\n输出 {Lo}×{Lo}"
         )
