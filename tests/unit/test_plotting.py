@@ -55,3 +55,86 @@ def test_show_digits_rejects_bad_n(n):
 def test_show_digits_rejects_flat_images():
     with pytest.raises(ValueError, match=r"\(样本数, 高, 宽\)"):
         plotting.show_digits(np.zeros((5, 784)), np.zeros(5))
+
+
+# ---------------------------------------------------------------- BP 一部分
+
+
+def _texts(fig):
+    return [t for ax in fig.axes for t in ax.texts]
+
+
+def _worked():
+    from dlbook import mlp
+    from dlbook.activations import sigmoid, softmax
+
+    ex = mlp.worked_example()
+    p, x = ex["params"], ex["x"][0]
+    a1 = sigmoid(p[0]["W"] @ x + p[0]["b"])
+    y_hat = softmax(p[1]["W"] @ a1 + p[1]["b"])
+    d2 = y_hat - np.array([0.0, 1.0])
+    d1 = (p[1]["W"].T @ d2) * a1 * (1 - a1)
+    return p, x, a1, y_hat, (d1, d2)
+
+
+def test_mlp_diagram_shows_every_weight_value_and_delta():
+    from dlbook.plotting.backprop import plot_mlp_diagram
+
+    p, x, a1, y_hat, deltas = _worked()
+    fig = plot_mlp_diagram(p, x, a1, y_hat, deltas)
+    texts = [t.get_text() for t in _texts(fig)]
+    for layer in p:  # 每个权重恰好写在一条连线上
+        for w in layer["W"].ravel():
+            assert f"{w:g}" in texts
+    assert sum("\\delta" in t for t in texts) == 5  # 3 个隐藏 + 2 个输出
+    assert any(f"{a1[1]:.3g}" in t for t in texts)
+    assert any(f"{deltas[0][1]:.4f}" in t for t in texts)
+    plt.close(fig)
+
+
+def test_mlp_diagram_rejects_other_shapes():
+    from dlbook.plotting.backprop import plot_mlp_diagram
+
+    p, x, a1, y_hat, _ = _worked()
+    with pytest.raises(ValueError, match="只画两层网络"):
+        plot_mlp_diagram(p[:1], x, a1, y_hat)
+
+
+@pytest.mark.parametrize("name", ["graph", "mlp", "norms"])
+def test_bp_figures_are_readable_at_page_width(name):
+    """图宽不超过 8 英寸（约正文宽度），所有文字不小于 12 磅。"""
+    from dlbook.plotting import backprop as bp
+
+    p, x, a1, y_hat, deltas = _worked()
+    fig = {
+        "graph": bp.plot_computational_graph,
+        "mlp": lambda: bp.plot_mlp_diagram(p, x, a1, y_hat, deltas),
+        "norms": lambda: bp.plot_grad_norms(
+            {"a": np.array([1e-3, 1.0])}, {"a": np.array([1.0, 2.0])}
+        ),
+    }[name]()
+    assert fig.get_size_inches()[0] <= 8
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in _texts(fig) if t.get_text()]
+    for ax in fig.axes:
+        if not ax.axison:  # 关掉坐标轴的图没有刻度文字
+            continue
+        sizes += [t.get_fontsize() for t in ax.get_xticklabels()]
+        sizes += [ax.xaxis.label.get_fontsize(), ax.title.get_fontsize()]
+    for ax in fig.axes:
+        if ax.get_legend():
+            sizes += [t.get_fontsize() for t in ax.get_legend().get_texts()]
+    assert min(sizes) >= 12, min(sizes)
+    plt.close(fig)
+
+
+def test_grad_norms_plots_deltas_and_optional_weight_panel():
+    from dlbook.plotting.backprop import plot_grad_norms
+
+    d = {"sigmoid": np.array([1e-6, 1e-3, 1.0]), "ReLU": np.ones(3)}
+    fig = plot_grad_norms(d)
+    assert len(fig.axes) == 1
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), d["sigmoid"])
+    fig = plot_grad_norms(d, {"sigmoid": np.ones(3), "ReLU": np.ones(3)})
+    assert len(fig.axes) == 2 and "W" in fig.axes[1].get_ylabel()
+    plt.close("all")
