@@ -453,3 +453,24 @@ def test_bad_input_messages():
         )
     with pytest.raises(ValueError, match="步长"):
         A.conv_transpose_animation(np.ones((2, 2)), np.ones((2, 2)), 3)
+
+
+def test_group_shows_every_animation_once():
+    anims = _all_anims()[2:]
+    g = A.group(*anims)
+    page = g._repr_html_()
+    assert page.count('<figure class="dlb-anim"') == len(anims)
+    for a in anims:
+        assert a.to_html() in page
+    fig = g.panel_figure()
+    # 每段动画一块子图，各自画出自己的分步小图
+    assert len(fig.subfigs) == len(anims)
+    # 三段以上拼在一起时，每段画两帧：中间一帧与最后一帧
+    per = 2 if len(anims) > 2 else 4
+    for sub, a in zip(fig.subfigs, anims, strict=True):
+        drawn = [ax for ax in sub.axes if ax.patches]
+        assert len(drawn) == len(a.panel_steps(per))
+        assert a.panel_steps(per)[-1] == len(a) - 1
+    assert g._repr_png_()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="Animation"):
+        A.group()

@@ -66,10 +66,16 @@ _LINE = {
 }
 
 
-def _fmt(v, digits=2):
-    """整数写成整数，其余保留 digits 位小数（去掉末尾的 0）。"""
+def _fmt(v, digits=2, fixed=False):
+    """整数写成整数，其余保留 digits 位小数（去掉末尾的 0）。
+
+    fixed 为 True 时一律保留 digits 位小数，便于数字列对齐。
+    """
     v = float(v)
-    if abs(v - round(v)) < 1e-9:
+    if fixed:
+        s = f"{v:.{digits}f}"
+        s = s[1:] if s.startswith("-") and float(s) == 0 else s
+    elif abs(v - round(v)) < 1e-9:
         s = str(int(round(v)))
     else:
         s = f"{v:.{digits}f}".rstrip("0").rstrip(".")
@@ -187,7 +193,7 @@ margin:.4em 0}
 border:1px solid #555;border-radius:4px;background:#f4f4f4;color:#111;
 cursor:pointer}
 .dlb-anim button:focus-visible{outline:2px solid #1f4e79}
-.dlb-anim .cap{margin:.2em 0;font-size:.95em;color:#222}
+.dlb-anim .cap{margin:.2em 0;font-size:.95em;color:#222;text-align:left}
 """
 
 _JS = """(function(f){
@@ -428,16 +434,53 @@ class Animation:
     # -----------------------------------------------------------------------
 
     def panel_steps(self, max_panels=4):
-        """PDF 中画出的帧：不超过 max_panels 帧，含第一帧与最后一帧。"""
+        """PDF 中画出的帧：不超过 max_panels 帧，总含最后一帧（完整结果）。
+
+        只画两帧时取中间一帧和最后一帧，其余情况在首尾之间均匀选取。
+        """
         if self.panels is not None:
             return list(self.panels)
         n = len(self)
         if n <= max_panels:
             return list(range(n))
+        if max_panels == 2:
+            return [(n - 1) // 2, n - 1]
         picks = (
             round(i * (n - 1) / (max_panels - 1)) for i in range(max_panels)
         )
         return sorted(set(picks))
+
+    def _layout(self, steps, ncols, width, scene_width=None, max_panels=4):
+        """分步图的帧号、行列数、比例（英寸/像素）与总高度（英寸）。
+
+        scene_width 给出时按它（而不是本画面的宽度）换算比例，几段动画
+        拼在一起时格子大小因此一致。
+        """
+        steps = self.panel_steps(max_panels) if steps is None else list(steps)
+        ncols = min(len(steps), ncols or self.panel_cols)
+        nrows = -(-len(steps) // ncols)
+        scale = (
+            width / max(ncols, 2) / ((scene_width or self.scene.width) + 10)
+        )
+        if ncols == 1 and self.panel_cols == 1:
+            scale = width / (self.scene.width + 10)
+        height = (self.scene.height + 36) * scale * nrows
+        return steps, ncols, nrows, scale, height
+
+    def _draw_panels(self, fig, steps, ncols, nrows, scale):
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, k in zip(axes.flat, steps, strict=False):
+            _draw_mpl(ax, self.scene.visible(k), self.scene, scale)
+            ax.set_title(
+                _mathtext(f"第 {k + 1}/{len(self)} 步：{self.short[k]}"),
+                fontsize=max(7.0, 12 * scale * 72),
+                pad=2,
+            )
+        fig.subplots_adjust(
+            left=0.01, right=0.99, bottom=0.01, top=0.95, wspace=0.05
+        )
 
     def panel_figure(self, steps=None, ncols=None, width=6.5):
         """把若干帧画成分步小图（Matplotlib Figure），供 PDF 使用。
@@ -450,40 +493,82 @@ class Animation:
         import matplotlib.pyplot as plt
 
         use_chinese_font()
-        steps = self.panel_steps() if steps is None else list(steps)
-        sc = self.scene
-        ncols = min(len(steps), ncols or self.panel_cols)
-        nrows = -(-len(steps) // ncols)
-        scale = width / ncols / (sc.width + 10)  # 英寸 / SVG 像素
-        panel_h = (sc.height + 36) * scale
-        fig, axes = plt.subplots(
-            nrows,
-            ncols,
-            figsize=(width, panel_h * nrows),
-            squeeze=False,
-        )
-        for ax in axes.flat:
-            ax.axis("off")
-        for ax, k in zip(axes.flat, steps, strict=False):
-            _draw_mpl(ax, sc.visible(k), sc, scale)
-            ax.set_title(
-                _mathtext(f"第 {k + 1}/{len(self)} 步：{self.short[k]}"),
-                fontsize=max(7.0, 12 * scale * 72),
-                pad=2,
-            )
-        fig.subplots_adjust(
-            left=0.01, right=0.99, bottom=0.01, top=0.95, wspace=0.05
-        )
+        steps, ncols, nrows, scale, height = self._layout(steps, ncols, width)
+        fig = plt.figure(figsize=(width, height))
+        self._draw_panels(fig, steps, ncols, nrows, scale)
         return fig
 
     def _repr_png_(self):
+        return _png(self.panel_figure())
+
+
+class AnimationGroup:
+    """几段动画放在同一个图里：网页中依次排列，PDF 中上下拼成一张图。
+
+    myst-nb 的 figure 选项只能包住一个输出，所以同一个代码单元里的几段
+    动画要先合成一个对象再显示。
+    """
+
+    def __init__(self, anims):
+        self.anims = list(anims)
+        if not self.anims or not all(
+            isinstance(a, Animation) for a in self.anims
+        ):
+            raise ValueError("AnimationGroup 需要至少一个 Animation。")
+
+    def __len__(self):
+        return len(self.anims)
+
+    def __repr__(self):
+        return (
+            f"<{len(self)} 段动画："
+            + "、".join(a.name for a in self.anims)
+            + ">"
+        )
+
+    def _repr_html_(self):
+        return "".join(a.to_html() for a in self.anims)
+
+    def panel_figure(self, width=6.5):
+        """每段动画的分步图占一行，拼成一张 Figure。"""
         import matplotlib.pyplot as plt
 
-        fig = self.panel_figure()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
-        plt.close(fig)
-        return buf.getvalue()
+        use_chinese_font()
+        widest = max(a.scene.width for a in self.anims)
+        per = 2 if len(self.anims) > 2 else 4  # 几段拼在一起时每段少画几帧
+        lays = [a._layout(None, None, width, widest, per) for a in self.anims]
+        heights = [lay[-1] for lay in lays]
+        fig = plt.figure(figsize=(width, sum(heights)))
+        subs = fig.subfigures(
+            len(lays), 1, height_ratios=heights, squeeze=False
+        )[:, 0]
+        for a, sub, lay in zip(self.anims, subs, lays, strict=True):
+            a._draw_panels(sub, *lay[:4])
+        return fig
+
+    def _repr_png_(self):
+        return _png(self.panel_figure())
+
+
+def group(*anims):
+    """把几段动画合成一个可显示的对象，见 :class:`AnimationGroup`。"""
+    return AnimationGroup(anims)
+
+
+def _png(fig, dpi=150, colors=48):
+    """Figure → PNG 字节。示意图只有几种平涂颜色，量化成调色板图像后
+    体积约为原来的四分之一（这份 PNG 也随执行过的笔记本进入网站）。"""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    img = img.quantize(colors=colors, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    img.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 _MATH_TABLE = {
@@ -1112,7 +1197,7 @@ def pool_animation(X, pool_size=2, stride=None):
 
 
 def _vec(v, digits=4):
-    return "(" + ", ".join(_fmt(x, digits) for x in np.ravel(v)) + ")"
+    return "(" + ", ".join(_fmt(x, digits, True) for x in np.ravel(v)) + ")"
 
 
 def backprop_frames(example=None):
@@ -1276,7 +1361,7 @@ def backprop_animation(example=None):
                 sc.text(
                     x,
                     y + 30 + 13 * m,
-                    _fmt(comp, 4),
+                    _fmt(comp, 4, True),
                     "fwd",
                     k=k,
                     key=f"v{node}{m}",
@@ -1301,7 +1386,7 @@ def backprop_animation(example=None):
                     sc.text(
                         x,
                         y + 95 + 13 * m,
-                        _fmt(comp, 4),
+                        _fmt(comp, 4, True),
                         "bwd",
                         k=k,
                         key=f"g{node}{m}",
@@ -1342,7 +1427,7 @@ def _param_grad(sc, k, node, g):
             sc.text(
                 x0 + 46 * (c + 1) - 4 + (6 if c == cols - 1 else 0),
                 36 + 14 * r,
-                _fmt(v, 4),
+                _fmt(v, 4, True),
                 "bwd",
                 k=k,
                 key=f"g{node}{r},{c}",
