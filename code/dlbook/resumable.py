@@ -4,7 +4,6 @@
 入口::
 
     python -m dlbook.resumable train --ckpt-dir DIR --epochs 6 --out w.npz
-    python -m dlbook.resumable mirrored --ckpt-dir DIR
 
 ``train`` 每训练完一轮，就用 :func:`dlbook.saving.atomic_save` 把整个
 模型（权重、优化器状态）原子地存成 ``epoch-NNNN.keras``，轮次编号就在
@@ -82,6 +81,43 @@ def _parse_pause(pause_at):
     )
 
 
+def _resume_or_start(ckpt_dir, restore="full"):
+    latest = latest_checkpoint(ckpt_dir, CKPT_PATTERN, missing_ok=True)
+    if latest is None:
+        return create_model(), 0, None  # 没有检查点：从头训练
+    model = load_model_safely(latest)  # 结构、权重、优化器状态
+    if restore == "weights":
+        # 只拿回层的权重：优化器（Adam 的 m、v、步数）从零开始
+        fresh = create_model()
+        fresh.set_weights(model.get_weights())
+        model = fresh
+    return model, checkpoint_epoch(latest, CKPT_PATTERN), latest
+
+
+def _run_epoch(model, X, y, epoch, seed, batch_size, callbacks=()):
+    # 这一轮的随机性只由 (种子, 轮次) 决定，与之前是否中断过无关
+    reseed_dropout(model, seed, epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(len(X))
+    history = model.fit(
+        X[order],
+        y[order],
+        batch_size=batch_size,
+        epochs=1,
+        shuffle=False,  # 顺序已由 (种子, 轮次) 决定
+        verbose=0,
+        callbacks=list(callbacks),
+    )
+    return float(history.history["loss"][0])
+
+
+def _save_epoch(model, ckpt_dir, epoch, keep, before_replace=None):
+    # 轮次编号在文件名里，与模型一起原子地写入
+    path = os.path.join(ckpt_dir, CKPT_PATTERN.format(epoch=epoch + 1))
+    atomic_save(model, path, before_replace=before_replace)
+    prune_checkpoints(ckpt_dir, keep=keep, template=CKPT_PATTERN)
+    return path
+
+
 def train(
     ckpt_dir,
     epochs: int = 6,
@@ -130,20 +166,11 @@ def train(
         name = os.path.basename(path).split(".tmp-")[0]
         log(f"删除未完成的临时文件 {name}.tmp-*")
 
-    latest = latest_checkpoint(ckpt_dir, ".keras", missing_ok=True)
     keras.utils.set_random_seed(seed)
+    model, start, latest = _resume_or_start(ckpt_dir, restore)
     if latest is None:
-        model, start = create_model(), 0
         log(f"没有检查点，从头训练 {epochs} 轮")
     else:
-        start = checkpoint_epoch(latest)
-        saved = load_model_safely(latest)
-        if restore == "full":
-            model = saved
-        else:
-            # 只拿回层的权重：优化器（Adam 的动量、步数）从零开始。
-            model = create_model()
-            model.set_weights(saved.get_weights())
         log(
             f"从 {os.path.basename(latest)} 恢复（{restore}），"
             f"继续第 {start + 1} 到 {epochs} 轮"
@@ -160,26 +187,16 @@ def train(
             if pause[:2] == ("batch", self.epoch) and batch + 1 == pause[2]:
                 _pause(pause_at)
 
+    def save_hook(epoch):
+        if pause == ("save", epoch + 1):
+            return lambda tmp: _pause(pause_at)
+        return None
+
     losses = []
     for epoch in range(start, epochs):
-        reseed_dropout(model, seed, epoch)
-        order = np.random.default_rng([seed, epoch]).permutation(len(X))
-        history = model.fit(
-            X[order],
-            y[order],
-            batch_size=batch_size,
-            epochs=1,
-            shuffle=False,  # 顺序已由 (种子, 轮次) 决定
-            verbose=0,
-            callbacks=[Pause(epoch + 1)] if pause else [],
-        )
-        hook = None
-        if pause == ("save", epoch + 1):
-            hook = lambda tmp: _pause(pause_at)  # noqa: E731
-        path = os.path.join(ckpt_dir, CKPT_PATTERN.format(epoch=epoch + 1))
-        atomic_save(model, path, before_replace=hook)
-        prune_checkpoints(ckpt_dir, keep=keep, suffix=".keras")
-        loss = float(history.history["loss"][0])
+        hooks = [Pause(epoch + 1)] if pause else []
+        loss = _run_epoch(model, X, y, epoch, seed, batch_size, hooks)
+        path = _save_epoch(model, ckpt_dir, epoch, keep, save_hook(epoch))
         losses.append((epoch + 1, loss))
         log(
             f"第 {epoch + 1}/{epochs} 轮  loss={loss:.6f}  已保存 "
@@ -219,29 +236,55 @@ def train_custom_loop(
         ``(model, epoch)``：模型与已完成的轮数。
     """
     import keras
-    import tensorflow as tf
 
     (X, y), _ = load_flat_mnist(n_train=n_train, n_test=1)
     keras.utils.set_random_seed(seed)
     model = create_model()
     optimizer = keras.optimizers.Adam()
-    optimizer.build(model.trainable_variables)  # 先建立，才有变量可恢复
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
+    manager, epoch = _restore_or_init(model, optimizer, ckpt_dir)
+    if manager.latest_checkpoint:
+        log(
+            f"从 {os.path.basename(manager.latest_checkpoint)} 恢复，"
+            f"已完成 {int(epoch)} 轮"
+        )
+    train_step = _make_train_step(model, optimizer)
+    last = epochs if stop_after is None else min(epochs, stop_after)
+    while int(epoch) < last:
+        losses = _custom_epoch(
+            train_step, model, X, y, int(epoch), seed, batch_size
+        )
+        epoch.assign_add(1)
+        path = manager.save(checkpoint_number=int(epoch))
+        log(
+            f"第 {int(epoch)}/{epochs} 轮  loss={np.mean(losses):.6f}  "
+            f"已保存 {os.path.basename(path)}"
+        )
+    if int(epoch) < epochs:
+        log(f"在第 {int(epoch)} 轮之后停止（模拟中断）")
+    return model, int(epoch)
 
+
+def _restore_or_init(model, optimizer, ckpt_dir):
+    import tensorflow as tf
+
+    optimizer.build(model.trainable_variables)  # 先建立，才有变量可填
+    epoch = tf.Variable(0, dtype=tf.int64, name="epoch")  # 已完成的轮次
     checkpoint = tf.train.Checkpoint(
         model=model, optimizer=optimizer, epoch=epoch
     )
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=2)
     if manager.latest_checkpoint:
         status = checkpoint.restore(manager.latest_checkpoint)
-        # 文件中有、程序中也有的对象都必须恢复成功，否则立即报错，
-        # 而不是带着一半随机的权重继续训练。
+        # 文件中有、程序中也有的对象都必须恢复成功，否则立即报错
         status.assert_existing_objects_matched()
-        log(
-            f"从 {os.path.basename(manager.latest_checkpoint)} 恢复，"
-            f"已完成 {int(epoch)} 轮"
-        )
+    return manager, epoch
+
+
+def _make_train_step(model, optimizer):
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function
     def train_step(X_batch, y_batch):
@@ -253,75 +296,63 @@ def train_custom_loop(
         )
         return loss
 
-    while int(epoch) < epochs:
-        if stop_after is not None and int(epoch) >= stop_after:
-            log(f"在第 {int(epoch)} 轮之后停止（模拟中断）")
-            break
-        e = int(epoch)
-        reseed_dropout(model, seed, e)
-        order = np.random.default_rng([seed, e]).permutation(len(X))
-        batches = [
-            order[i : i + batch_size] for i in range(0, len(X), batch_size)
-        ]
-        # 损失留在张量里，整轮结束才取回一次，免得每步都等待同步。
-        losses = [train_step(X[idx], y[idx]) for idx in batches]
-        epoch.assign_add(1)
-        path = manager.save(checkpoint_number=int(epoch))
-        loss = float(np.mean(losses))
-        log(
-            f"第 {int(epoch)}/{epochs} 轮  loss={loss:.6f}  "
-            f"已保存 {os.path.basename(path)}"
+    return train_step
+
+
+def _custom_epoch(train_step, model, X, y, epoch, seed, batch_size):
+    # 与 _run_epoch 相同：数据顺序和 Dropout 只由 (种子, 轮次) 决定
+    reseed_dropout(model, seed, epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(len(X))
+    starts = range(0, len(X), batch_size)
+    batches = [order[i : i + batch_size] for i in starts]
+    # 损失留在张量里，整轮结束才取回，免得每步都等待同步
+    return [train_step(X[idx], y[idx]) for idx in batches]
+
+
+def update_norms(model, X, y, epoch, *, seed=0, batch_size=32, steps=20):
+    """从 model 当前状态起训练 steps 个批量，返回每一步参数更新量的范数。
+
+    用来比较“完整恢复”与“只恢复权重”后最初几步走了多远：第 k 项是
+    第 k 步前后全部可训练参数之差的 L2 范数 ``||Δθ||``。数据顺序和
+    Dropout 与 :func:`train` 的第 epoch 轮（从 0 数起）相同。
+
+    Returns:
+        形状为 ``(steps,)`` 的数组。
+    """
+    if steps < 1 or steps * batch_size > len(X):
+        raise ValueError(
+            f"steps={steps}、batch_size={batch_size} 需要 "
+            f"{steps * batch_size} 个样本，而 X 只有 {len(X)} 个；"
+            "请减小 steps。"
         )
-    return model, int(epoch)
+    reseed_dropout(model, seed, epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(len(X))
+    return np.array(
+        [
+            _one_step_norm(model, X, y, order[k * batch_size :][:batch_size])
+            for k in range(steps)
+        ]
+    )
+
+
+def _one_step_norm(model, X, y, idx):
+    before = [np.array(w) for w in model.get_weights()]
+    model.train_on_batch(X[idx], y[idx])
+    after = model.get_weights()
+    return float(
+        np.sqrt(
+            sum(
+                np.sum((a - b) ** 2)
+                for a, b in zip(after, before, strict=True)
+            )
+        )
+    )
 
 
 def parse_losses(output: str) -> list[tuple[int, float]]:
     """从 :func:`train` 打印的进度中读出 ``(轮次, 训练损失)`` 列表。"""
     found = re.findall(r"第 (\d+)/\d+ 轮\s+loss=([0-9.]+)", output)
     return [(int(e), float(v)) for e, v in found]
-
-
-def mirrored_demo(ckpt_dir, n_devices: int = 2, seed: int = 0) -> None:
-    """在两个逻辑 CPU 设备上用 MirroredStrategy 训练、保存、恢复并比对。
-
-    必须在一个尚未初始化 TensorFlow 设备的新进程中调用：逻辑设备的
-    划分只能在运行时初始化之前设定。
-    """
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * n_devices
-    )
-    import keras
-
-    strategy = tf.distribute.MirroredStrategy(
-        [f"/cpu:{i}" for i in range(n_devices)]
-    )
-    print(f"副本数 num_replicas_in_sync = {strategy.num_replicas_in_sync}")
-    (X, y), (X_test, _) = load_flat_mnist(n_train=1000, n_test=200)
-    keras.utils.set_random_seed(seed)
-    with strategy.scope():
-        model = create_model()
-    print(f"权重变量的类型：{type(model.weights[0].value).__name__}")
-    # 全局批量 64，每个副本各算 32 个样本，再把梯度求和同步。
-    model.fit(X, y, batch_size=64, epochs=1, verbose=0)
-    path = os.path.join(ckpt_dir, "mirrored.weights.h5")
-    atomic_save(model, path)
-    with strategy.scope():
-        restored = create_model()
-        from dlbook.saving import load_weights_safely
-
-        load_weights_safely(restored, path)
-    a = model.predict(X_test, verbose=0)
-    b = restored.predict(X_test, verbose=0)
-    np.testing.assert_allclose(b, a, rtol=0, atol=0)
-    print(f"策略内保存、策略内恢复：预测最大差 {np.abs(a - b).max():.1e}")
-    plain = create_model()  # 策略之外：一台普通的单设备模型
-    load_weights_safely(plain, path)
-    c = plain.predict(X_test, verbose=0)
-    np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-5)
-    print(f"策略内保存、策略外恢复：预测最大差 {np.abs(a - c).max():.1e}")
 
 
 def module_command(*args) -> list[str]:
@@ -353,6 +384,23 @@ def run_module(*args, timeout: float = 300) -> str:
     return proc.stdout
 
 
+def _kill_at_pause(proc, deadline):
+    # 逐行读子进程的输出，一见到 PAUSED 就发 SIGKILL：不给它收尾的机会
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith(PAUSE_MARK):
+            proc.send_signal(signal.SIGKILL)
+            return lines
+        if time.monotonic() > deadline:
+            raise RuntimeError("子进程超时仍没有停在注入点")
+    proc.wait()
+    raise RuntimeError(
+        f"子进程没有停在注入点就结束了（退出码 {proc.returncode}）。"
+        f"标准错误的末尾：\n{proc.stderr.read()[-2000:]}"
+    )
+
+
 def run_and_kill(*args, timeout: float = 300) -> tuple[str, int]:
     """启动本模块的训练子进程，一见到 ``PAUSED`` 标记就用 SIGKILL 杀死它。
 
@@ -371,22 +419,8 @@ def run_and_kill(*args, timeout: float = 300) -> tuple[str, int]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines = []
-    deadline = time.monotonic() + timeout
     try:
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith(PAUSE_MARK):
-                proc.send_signal(signal.SIGKILL)
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"子进程 {timeout} 秒内没有停在注入点")
-        else:
-            proc.wait()
-            raise RuntimeError(
-                f"子进程没有停在注入点就结束了（退出码 {proc.returncode}）。"
-                f"标准错误的末尾：\n{proc.stderr.read()[-2000:]}"
-            )
+        lines = _kill_at_pause(proc, time.monotonic() + timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -416,21 +450,9 @@ def main(argv=None) -> int:
     p.add_argument("--restore", choices=("full", "weights"), default="full")
     p.add_argument("--pause-at", default=None)
     p.add_argument("--out", default=None, help="训练结束后把权重存成 .npz")
-    m = sub.add_parser("mirrored", help="MirroredStrategy 下保存与恢复")
-    m.add_argument("--ckpt-dir", required=True)
-    m.add_argument("--devices", type=int, default=2)
     args = parser.parse_args(argv)
 
     import dlbook
-
-    if args.command == "mirrored":
-        # 不调用 dlbook.setup()：它会初始化 TensorFlow 的设备，之后就
-        # 不能再划分逻辑设备了。只静默日志，设备划分好后再开确定性。
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
-        mirrored_demo(args.ckpt_dir, n_devices=args.devices)
-        return 0
 
     dlbook.setup(args.seed)
     model, _ = train(

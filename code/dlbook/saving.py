@@ -9,8 +9,10 @@
 
 import os
 import re
+import string
 import tempfile
 import zipfile
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,15 +37,56 @@ def _suffix(path) -> str:
     return ""
 
 
-def checkpoint_epoch(path) -> int | None:
-    """从检查点文件名中读出轮次编号，如 ``cp-0005.weights.h5`` 得 5。
+def _template_regex(template):
+    # 把 ModelCheckpoint 的文件名模板变成正则：{epoch} 处捕获数字，
+    # 其他字段（如 {val_loss:.2f}）匹配任意文本，其余字符按原样匹配。
+    parts = []
+    for literal, field, spec, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field == "epoch":
+            parts.append(r"(?P<epoch>\d+)")
+        elif field is not None:
+            parts.append(r"-?\d+" if (spec or "").endswith("d") else ".+?")
+    return re.compile("".join(parts))
 
-    取文件名（去掉后缀后）中最后一段连续数字；没有数字时返回 None。
+
+def _check_template(template) -> str:
+    """检查文件名模板，返回去掉目录部分的模板。"""
+    if not isinstance(template, str):
+        raise TypeError(
+            f"template 应为字符串（保存时用的文件名模板，如 "
+            f"'cp-{{epoch:04d}}.weights.h5'），收到 {template!r}。"
+        )
+    name = os.path.basename(template)
+    fields = [f for _, f, _, _ in string.Formatter().parse(name) if f]
+    if fields.count("epoch") != 1 or not _suffix(name):
+        raise ValueError(
+            f"文件名模板 {template!r} 应恰好含一个 {{epoch}} 字段，并以 "
+            f"{'、'.join(SUFFIXES)} 之一结尾；例如 "
+            "'cp-{epoch:04d}.weights.h5' 或 "
+            "'{epoch:02d}-{val_loss:.2f}.keras'。请传入保存检查点时"
+            "交给 ModelCheckpoint 或 atomic_save 的同一个模板。"
+        )
+    return name
+
+
+def checkpoint_epoch(path, template) -> int | None:
+    """按保存时的文件名模板读出检查点的轮次编号。
+
+    例如模板 ``"{epoch:02d}-{val_loss:.2f}.weights.h5"`` 下，
+    ``05-0.43.weights.h5`` 的轮次是 5（而不是 43）。
+
+    Args:
+        path: 检查点路径（只看文件名）。
+        template: 保存时交给 ``ModelCheckpoint`` 的文件名模板；可以含
+            目录部分，只用其文件名。
+
+    Returns:
+        轮次编号；文件名不符合模板时返回 None。
     """
-    name = os.path.basename(os.fspath(path))
-    stem = name[: len(name) - len(_suffix(name))] if _suffix(name) else name
-    digits = re.findall(r"\d+", stem)
-    return int(digits[-1]) if digits else None
+    pattern = _template_regex(_check_template(template))
+    match = pattern.fullmatch(os.path.basename(os.fspath(path)))
+    return int(match["epoch"]) if match else None
 
 
 def _is_temporary(name: str) -> bool:
@@ -69,24 +112,7 @@ def remove_stale_temporaries(directory) -> list[str]:
     return removed
 
 
-def list_checkpoints(directory, suffix: str = ".weights.h5") -> list[str]:
-    """列出目录中的检查点，按从旧到新排序。
-
-    排序依据：文件名中的轮次编号（见 :func:`checkpoint_epoch`），编号
-    相同或没有编号时再比较修改时间和文件名。隐藏文件（包括
-    :func:`atomic_save` 未完成的临时文件）不算检查点。
-
-    Args:
-        directory: 检查点目录。
-        suffix: 检查点文件的后缀，如 ``".weights.h5"`` 或 ``".keras"``。
-
-    Returns:
-        完整路径的列表；目录中没有检查点时为空列表。
-
-    Raises:
-        FileNotFoundError: 目录不存在。
-        NotADirectoryError: directory 是一个文件而不是目录。
-    """
+def _check_directory(directory) -> str:
     directory = os.fspath(directory)
     if not os.path.exists(directory):
         raise FileNotFoundError(
@@ -99,32 +125,58 @@ def list_checkpoints(directory, suffix: str = ".weights.h5") -> list[str]:
             f"如果想加载这个文件本身，请直接把它传给 load_weights_safely "
             "或 load_model_safely。"
         )
-    paths = [
-        os.path.join(directory, name)
-        for name in os.listdir(directory)
-        if name.endswith(suffix) and not _is_temporary(name)
-    ]
-
-    def key(path):
-        epoch = checkpoint_epoch(path)
-        return (
-            -1 if epoch is None else epoch,
-            os.stat(path).st_mtime_ns,
-            path,
-        )
-
-    return sorted(paths, key=key)
+    return directory
 
 
-def latest_checkpoint(
-    directory, suffix: str = ".weights.h5", *, missing_ok: bool = False
-):
-    """返回目录中最新的检查点路径（取代对新格式失效的
+def _sorted_checkpoints(directory, template):
+    # 按模板读出轮次，按 (轮次, 修改时间, 文件名) 从旧到新排序；
+    # 不符合模板的文件放进 others，而不是猜它的轮次。
+    pattern = _template_regex(template)
+    found, others = [], []
+    for name in sorted(os.listdir(directory)):
+        if _is_temporary(name):
+            continue
+        path = os.path.join(directory, name)
+        match = pattern.fullmatch(name)
+        if match:
+            key = (int(match["epoch"]), os.stat(path).st_mtime_ns, name)
+            found.append((key, path))
+        else:
+            others.append(path)
+    return [path for _, path in sorted(found)], others
+
+
+def list_checkpoints(directory, template) -> list[str]:
+    """列出目录中符合文件名模板的检查点，按从旧到新排序。
+
+    排序依据是按模板读出的轮次编号（见 :func:`checkpoint_epoch`），编号
+    相同时再比较修改时间和文件名。以“.”开头的文件（包括
+    :func:`atomic_save` 未完成的临时文件）和不符合模板的文件都不算。
+
+    Args:
+        directory: 检查点目录。
+        template: 保存时用的文件名模板，如 ``"cp-{epoch:04d}.weights.h5"``。
+
+    Returns:
+        完整路径的列表；目录中没有检查点时为空列表。
+
+    Raises:
+        FileNotFoundError: 目录不存在。
+        NotADirectoryError: directory 是一个文件而不是目录。
+        ValueError: 模板里没有 ``{epoch}`` 或后缀不认识。
+    """
+    template = _check_template(template)
+    directory = _check_directory(directory)
+    return _sorted_checkpoints(directory, template)[0]
+
+
+def latest_checkpoint(directory, template, *, missing_ok: bool = False):
+    """返回目录中轮次最大的检查点（取代对新格式失效的
     ``tf.train.latest_checkpoint``）。
 
     Args:
         directory: 检查点目录。
-        suffix: 检查点文件的后缀，如 ``".weights.h5"`` 或 ``".keras"``。
+        template: 保存时用的文件名模板，如 ``"cp-{epoch:04d}.weights.h5"``。
         missing_ok: 为 True 时，目录不存在或没有检查点都返回 None
             （用于“有检查点就恢复，没有就从头训练”）。
 
@@ -132,12 +184,13 @@ def latest_checkpoint(
         最新检查点的路径（字符串），或 None（仅当 ``missing_ok=True``）。
 
     Raises:
-        FileNotFoundError: 目录不存在，或其中没有后缀为 suffix 的检查点。
+        FileNotFoundError: 目录不存在，或其中没有符合模板的检查点。
     """
+    template = _check_template(template)
     directory = os.fspath(directory)
     if missing_ok and not os.path.isdir(directory):
         return None
-    paths = list_checkpoints(directory, suffix)
+    paths = list_checkpoints(directory, template)
     if paths:
         return paths[-1]
     if missing_ok:
@@ -145,43 +198,108 @@ def latest_checkpoint(
     others = sorted(os.listdir(directory))
     seen = "、".join(others[:5]) + (" 等" if len(others) > 5 else "")
     raise FileNotFoundError(
-        f"目录 {directory} 中没有后缀为 {suffix} 的检查点"
+        f"目录 {directory} 中没有符合模板 {template} 的检查点"
         f"（目录中{'的文件：' + seen if others else '是空的'}）。"
-        f"请确认保存时的文件名以 {suffix} 结尾、保存到了这个目录，"
+        "请确认保存时用的是同一个文件名模板、保存到了这个目录，"
         "或者先训练至少一轮再恢复。"
     )
 
 
-def prune_checkpoints(
-    directory, keep: int = 3, suffix: str = ".weights.h5"
-) -> list[str]:
+class PruneResult(NamedTuple):
+    """:func:`prune_checkpoints` 的结果：删除、保留、跳过的文件。"""
+
+    removed: list
+    kept: list
+    skipped: list
+
+
+def _plan_prune(paths, keep):
+    # paths 已按轮次从旧到新排好；保留最后 keep 个，再加上最近写入的
+    # 那个（例如从头重跑后写下的 cp-0001 比旧的 cp-0005 更新）。
+    kept = set(paths[-keep:])
+    kept.add(max(paths, key=lambda p: os.stat(p).st_mtime_ns))
+    return [p for p in paths if p not in kept]
+
+
+def prune_checkpoints(directory, keep: int = 3, *, template) -> PruneResult:
     """删除旧检查点，只保留轮次编号最大的 keep 个。
 
-    只动文件名中带轮次编号的检查点；``best.weights.h5`` 这类没有编号的
-    文件（例如 ``save_best_only`` 保存的最好一轮）永远不删。
+    只删除符合文件名模板的检查点。不符合模板的文件（如
+    ``save_best_only`` 保存的 ``best.weights.h5``，或别的命名方式的
+    文件）一个也不删，而是放进结果的 ``skipped`` 里报告出来。最新写入
+    的检查点即使轮次编号较小也不删。
 
     Args:
         directory: 检查点目录。
         keep: 保留的个数，至少为 1：永远不删最新的那个。
-        suffix: 检查点文件的后缀。
+        template: 保存时用的文件名模板。
 
     Returns:
-        被删除的文件路径列表，从旧到新。
+        :class:`PruneResult`：``removed``（从旧到新）、``kept`` 和
+        ``skipped``（目录中不符合模板、因而没有动的文件）。
     """
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise ValueError(
             f"keep 应为不小于 1 的整数，收到 {keep!r}；"
             "至少要保留最新的一个检查点，否则无从恢复。"
         )
-    numbered = [
-        p
-        for p in list_checkpoints(directory, suffix)
-        if checkpoint_epoch(p) is not None
-    ]
-    removed = numbered[: max(len(numbered) - keep, 0)]
+    template = _check_template(template)
+    directory = _check_directory(directory)
+    paths, skipped = _sorted_checkpoints(directory, template)
+    removed = _plan_prune(paths, keep) if paths else []
     for path in removed:
         os.remove(path)
-    return removed
+    kept = [p for p in paths if p not in removed]
+    return PruneResult(removed, kept, skipped)
+
+
+def _umask() -> int:
+    """当前进程的 umask（只能“设一下再改回来”地读出）。"""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_save(model, path, suffix, before_replace=None):
+    # 临时文件与目标在同一目录（同一文件系统），os.replace 才是原子的；
+    # 它保留原后缀，因为 Keras 按后缀决定保存格式。
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.tmp-", suffix=suffix, dir=directory
+    )
+    os.close(fd)
+    try:
+        if suffix == ".weights.h5":
+            model.save_weights(tmp, overwrite=True)
+        else:
+            model.save(tmp, overwrite=True)
+        # mkstemp 建的文件只有自己可读（0600）；改成普通保存会得到的权限
+        os.chmod(tmp, _target_mode(path))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())  # 先落盘再改名，断电后才不会得到空文件
+        if before_replace is not None:
+            before_replace(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_directory(directory)  # 让改名本身也落盘
+
+
+def _target_mode(path) -> int:
+    """普通保存会留下的权限：覆盖已有文件时保持原权限，新文件按 umask。"""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o7777
+    return 0o666 & ~_umask()
+
+
+def _fsync_directory(directory) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def atomic_save(model, path, *, before_replace=None) -> str:
@@ -189,7 +307,8 @@ def atomic_save(model, path, *, before_replace=None) -> str:
 
     ``os.replace`` 在同一个文件系统内是原子操作：其他进程看到的要么是
     旧文件，要么是写完的新文件。因此即使进程在保存途中被杀死，path 处
-    原有的检查点也完好无损，留下的只是一个以“.”开头的临时文件。
+    原有的检查点也完好无损，留下的只是一个以“.”开头的临时文件。保存
+    后的文件权限与直接保存相同（新文件按 umask，覆盖时保持原权限）。
 
     Args:
         model: Keras 模型。
@@ -212,35 +331,8 @@ def atomic_save(model, path, *, before_replace=None) -> str:
             f"{'、'.join(SUFFIXES)} 之一结尾。只存权重请用 .weights.h5，"
             "存整个模型请用 .keras。"
         )
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    # 临时文件必须和目标在同一目录（同一文件系统），os.replace 才是
-    # 原子的；它保留原后缀，因为 Keras 按后缀决定保存格式。
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.tmp-", suffix=suffix, dir=directory
-    )
-    os.close(fd)
-    try:
-        if suffix == ".weights.h5":
-            model.save_weights(tmp, overwrite=True)
-        else:
-            model.save(tmp, overwrite=True)
-        # 先把数据刷到磁盘再改名，否则断电后可能得到一个空的“新”文件。
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        if before_replace is not None:
-            before_replace(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    # 让目录项（改名本身）也落盘。
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _atomic_save(model, path, suffix, before_replace)
     return path
 
 
@@ -333,6 +425,40 @@ def _state_variables(model) -> list:
     return variables
 
 
+def _load_with_rollback(model, path):
+    # 先建立优化器，否则 Keras 会跳过文件里的优化器状态
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    variables = _state_variables(model)
+    snapshot = [np.array(v.numpy()) for v in variables]
+    try:
+        model.load_weights(path)
+    except BaseException:
+        # Keras 会先载入对得上的层、再报错：把所有变量改回加载前的值
+        for variable, value in zip(variables, snapshot, strict=True):
+            variable.assign(value)
+        raise
+
+
+#: Keras 结构不匹配报错中说明形状的那一句。
+_SHAPE_LINE = re.compile(
+    r"variable\.shape=\([^)]*\), Received: value\.shape=\([^)]*\)"
+)
+
+
+def keras_summary(err) -> str:
+    """Keras 加载报错的要点：第一行，加上说明形状的那一句（若有）。
+
+    Keras 3 的结构不匹配报错第一行只说“有 N 个对象无法加载”，形状在
+    后面某一行里，再往后是整个权重矩阵的打印；这里只取这两句。
+    """
+    text = str(err).strip()
+    first = text.splitlines()[0].rstrip(":：") if text else type(err).__name__
+    shape = _SHAPE_LINE.search(text)
+    return f"{first}；{shape.group(0)}。" if shape else f"{first}。"
+
+
 def load_weights_safely(model, path):
     """检查文件后把权重加载进 model；失败时给出清楚的错误，且不改动 model。
 
@@ -362,21 +488,14 @@ def load_weights_safely(model, path):
             f"{path} 是整个模型（.keras），请用 load_model_safely 加载；"
             "load_weights_safely 只接受 .weights.h5 文件。"
         )
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    variables = _state_variables(model)
-    snapshot = [np.array(v.numpy()) for v in variables]
     try:
-        model.load_weights(path)
+        _load_with_rollback(model, path)
     except (ValueError, KeyError, OSError) as err:
-        for variable, value in zip(variables, snapshot, strict=True):
-            variable.assign(value)
-        first = str(err).strip().splitlines()[0]
         raise CheckpointError(
             f"{path} 中的权重与模型 {model.name!r} 的结构不匹配，"
-            f"模型保持原样未被改动。Keras 报告：{first} 请用创建这个检查点"
-            "时的同一个模型结构（例如同一个 create_model()）来加载它。"
+            f"模型和优化器保持原样未被改动。Keras 报告：{keras_summary(err)}"
+            "请用创建这个检查点时的同一个模型结构（例如同一个 "
+            "create_model()）来加载它。"
         ) from err
     return model
 

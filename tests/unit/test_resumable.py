@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 
 import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
+from dlbook.models import create_model
 from dlbook.resumable import (
+    CKPT_PATTERN,
     run_and_kill,
     run_module,
     train,
     train_custom_loop,
+    update_norms,
 )
 from dlbook.saving import (
     checkpoint_epoch,
@@ -61,9 +64,9 @@ def kill_and_check(ckpt_dir, pause_at, previous_epoch):
     assert code == -9, output  # 确实是被 SIGKILL 杀死的
     assert output.rstrip().endswith(f"PAUSED {pause_at}")
     done = max(completed_epochs(output), previous_epoch)
-    paths = list_checkpoints(ckpt_dir, ".keras") if done else []
+    paths = list_checkpoints(ckpt_dir, CKPT_PATTERN) if done else []
     # 每个完成的轮次都有检查点，最新的正是最后完成的一轮。
-    assert [checkpoint_epoch(p) for p in paths][-1:] == (
+    assert [checkpoint_epoch(p, CKPT_PATTERN) for p in paths][-1:] == (
         [done] if done else []
     )
     for path in paths:  # 包括“写到一半被杀”时的上一个检查点
@@ -106,7 +109,12 @@ def test_kill_three_times_incl_during_writes_then_resume(reference, tmp_path):
     out = resume_and_compare(ckpt, reference, tmp_path)
     assert "删除未完成的临时文件" in out
     assert "从 epoch-0002.keras 恢复" in out
-    assert checkpoint_epoch(list_checkpoints(ckpt, ".keras")[-1]) == EPOCHS
+    assert (
+        checkpoint_epoch(
+            list_checkpoints(ckpt, CKPT_PATTERN)[-1], CKPT_PATTERN
+        )
+        == EPOCHS
+    )
     assert not any(".tmp-" in name for name in os.listdir(ckpt))
 
 
@@ -134,6 +142,27 @@ def test_weights_only_restore_diverges(tmp_path):
     assert int(resumed.optimizer.iterations) == 8
 
 
+def test_weights_only_first_updates_are_larger(tmp_path):
+    """Adam 状态归零后，最初几步的更新量明显大于完整恢复的。"""
+    from dlbook.data import load_flat_mnist
+    from dlbook.saving import load_model_safely
+
+    kw = dict(n_train=256, batch_size=32, log=lambda s: None)
+    train(tmp_path, 1, **kw)
+    path = tmp_path / "epoch-0001.keras"
+    (X, y), _ = load_flat_mnist(n_train=256, n_test=1)
+    full = update_norms(load_model_safely(path), X, y, 1, steps=4)
+    partial = load_model_safely(path)
+    fresh = create_model()
+    fresh.set_weights(partial.get_weights())
+    weights_only = update_norms(fresh, X, y, 1, steps=4)
+    assert full.shape == weights_only.shape == (4,)
+    assert weights_only[0] > 1.5 * full[0]  # 实测约 2 倍
+    assert weights_only.sum() > full.sum()
+    with pytest.raises(ValueError, match="steps"):
+        update_norms(fresh, X, y, 1, steps=100)
+
+
 def test_custom_loop_checkpoint_resume_is_exact(tmp_path):
     """tf.train.Checkpoint 恢复后继续训练，与不中断时逐位相同。"""
     kw = dict(n_train=100, log=lambda s: None)
@@ -155,11 +184,3 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="restore"):
         train("unused", 1, restore="optimizer")
     assert not os.path.exists("unused")
-
-
-@pytest.mark.slow
-def test_mirrored_strategy_save_and_restore(tmp_path):
-    out = run_module("mirrored", "--ckpt-dir", tmp_path)
-    assert "num_replicas_in_sync = 2" in out
-    assert "策略外恢复" in out
-    assert os.path.exists(tmp_path / "mirrored.weights.h5")

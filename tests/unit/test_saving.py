@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
 from dlbook.saving import (
@@ -12,6 +14,7 @@ from dlbook.saving import (
     atomic_save,
     check_checkpoint_file,
     checkpoint_epoch,
+    keras_summary,
     latest_checkpoint,
     list_checkpoints,
     load_model_safely,
@@ -101,65 +104,203 @@ def test_whole_model_roundtrip_and_identical_continued_training(
     np.testing.assert_allclose(
         predict(restored, X_test), predict(model, X_test), rtol=0, atol=0
     )
-    # 继续训练一轮：优化器状态相同、随机数相同，结果就逐位相同。
-    clone = load_model_safely(whole)
-    for m in (restored, clone):
+    # 继续训练一轮：优化器状态相同、随机数相同，结果就逐位相同；
+    # 对照组只拿回权重（优化器从零开始），结果必须不同。
+    weights_only = create_model()
+    weights_only.set_weights(model.get_weights())
+    for m in (model, restored, weights_only):
         reseed_dropout(m, seed=0, epoch=1)
         m.fit(X, y, batch_size=64, epochs=1, shuffle=False, verbose=0)
-    assert max_abs_diff(restored.get_weights(), clone.get_weights()) == 0
+    assert max_abs_diff(restored.get_weights(), model.get_weights()) == 0
+    assert (
+        max_abs_diff(weights_only.get_weights(), model.get_weights()) > 1e-4
+    )
 
 
-def test_checkpoint_epoch_parses_numbers():
-    assert checkpoint_epoch("d/cp-0005.weights.h5") == 5
-    assert checkpoint_epoch("epoch-0012.keras") == 12
-    assert checkpoint_epoch("cp.weights.h5") is None
+#: Keras 文档（ModelCheckpoint）中的文件名模板，补零的与不补零的。
+TEMPLATES = [
+    "cp-{epoch:04d}.weights.h5",
+    "cp-{epoch}.weights.h5",
+    "{epoch:02d}-{val_loss:.2f}.weights.h5",
+    "{epoch:02d}-{val_loss:.2f}.keras",
+    "model.{epoch:02d}-{val_loss:.2f}.keras",
+    "cp-{epoch}-{val_loss:.4f}.weights.h5",
+    "batch{batch:02d}epoch{epoch:02d}.keras",
+    "epoch-{epoch:04d}.keras",
+]
+
+
+def fill(template, epoch, val_loss, batch=3):
+    return template.format(epoch=epoch, val_loss=val_loss, batch=batch)
+
+
+def test_checkpoint_epoch_follows_the_template():
+    # 旧实现取“最后一段数字”，会把 05-0.43 读成 43。
+    t = "{epoch:02d}-{val_loss:.2f}.weights.h5"
+    assert checkpoint_epoch("d/05-0.43.weights.h5", t) == 5
+    assert checkpoint_epoch("cp-0005.weights.h5", "cp-{epoch:04d}.weights.h5")
+    assert checkpoint_epoch("best.weights.h5", t) is None
+    assert checkpoint_epoch("05-0.43.keras", t) is None  # 后缀不同
+    with pytest.raises(ValueError, match="epoch"):
+        checkpoint_epoch("cp.weights.h5", "cp.weights.h5")
+    with pytest.raises(ValueError, match="结尾"):
+        checkpoint_epoch("cp-1.ckpt", "cp-{epoch}.ckpt")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    template=st.sampled_from(TEMPLATES),
+    epoch=st.integers(1, 100_000),
+    val_loss=st.floats(0, 1e4, allow_nan=False),
+)
+def test_checkpoint_epoch_roundtrips_keras_templates(
+    template, epoch, val_loss
+):
+    name = fill(template, epoch, val_loss)
+    assert checkpoint_epoch(name, template) == epoch
+    assert checkpoint_epoch("dir/" + name, "other/" + template) == epoch
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    template=st.sampled_from(TEMPLATES),
+    epochs=st.lists(st.integers(1, 300), min_size=1, max_size=8, unique=True),
+    losses=st.lists(
+        st.floats(0, 99, allow_nan=False), min_size=8, max_size=8
+    ),
+    keep=st.integers(1, 4),
+)
+def test_latest_and_prune_follow_epochs_not_digits(
+    tmp_path_factory, template, epochs, losses, keep
+):
+    d = tmp_path_factory.mktemp("ckpt")
+    # 写入顺序与轮次无关，只是最大的轮次最后写（否则它不是“最新写入的”）
+    order = [e for e in epochs if e != max(epochs)] + [max(epochs)]
+    for i, epoch in enumerate(order):
+        path = d / fill(template, epoch, losses[i])
+        path.write_bytes(b"x")
+        os.utime(path, ns=(10**9 * (i + 1), 10**9 * (i + 1)))
+    (d / "best.weights.h5").write_bytes(b"x")  # 不符合模板：不能碰
+    (d / "notes.txt").write_text("x")
+    newest = fill(template, max(epochs), losses[len(epochs) - 1])
+    assert os.path.basename(latest_checkpoint(d, template)) == newest
+    listed = [
+        checkpoint_epoch(p, template) for p in list_checkpoints(d, template)
+    ]
+    assert listed == sorted(epochs)
+    result = prune_checkpoints(d, keep=keep, template=template)
+    left = sorted(checkpoint_epoch(p, template) for p in result.kept)
+    assert left == sorted(epochs)[-keep:]
+    assert [checkpoint_epoch(p, template) for p in result.removed] == sorted(
+        epochs
+    )[: max(len(epochs) - keep, 0)]
+    assert os.path.exists(d / newest)
+    assert {os.path.basename(p) for p in result.skipped} == {
+        "best.weights.h5",
+        "notes.txt",
+    }
+    assert (d / "best.weights.h5").exists() and (d / "notes.txt").exists()
+
+
+def test_keras_doc_template_scenario_from_the_review(tmp_path):
+    """cp-01-0.90、cp-02-0.50、cp-03-0.70：最新的是第 3 轮，不是第 1 轮。"""
+    t = "cp-{epoch:02d}-{val_loss:.2f}.weights.h5"
+    for name in ["cp-01-0.90", "cp-02-0.50", "cp-03-0.70"]:
+        (tmp_path / f"{name}.weights.h5").write_bytes(b"x")
+    assert latest_checkpoint(tmp_path, t).endswith("cp-03-0.70.weights.h5")
+    result = prune_checkpoints(tmp_path, keep=2, template=t)
+    assert [os.path.basename(p) for p in result.removed] == [
+        "cp-01-0.90.weights.h5"
+    ]
+
+
+def test_prune_never_deletes_the_most_recently_written(tmp_path):
+    """从头重跑后新写的 cp-0001 比旧的 cp-0005 更新，不能被删。"""
+    t = "cp-{epoch:04d}.weights.h5"
+    for e in range(1, 6):
+        (tmp_path / f"cp-{e:04d}.weights.h5").write_bytes(b"x")
+        os.utime(tmp_path / f"cp-{e:04d}.weights.h5", ns=(e * 10**9,) * 2)
+    os.utime(tmp_path / "cp-0001.weights.h5", ns=(99 * 10**9,) * 2)
+    result = prune_checkpoints(tmp_path, keep=1, template=t)
+    kept = sorted(os.path.basename(p) for p in result.kept)
+    assert kept == ["cp-0001.weights.h5", "cp-0005.weights.h5"]
 
 
 def test_latest_checkpoint_orders_by_epoch_and_skips_temporaries(tmp_path):
+    t = "cp-{epoch}.weights.h5"
     for name in ["cp-9.weights.h5", "cp-10.weights.h5", "cp-2.weights.h5"]:
         (tmp_path / name).write_bytes(b"x")
     # 未完成的临时文件的编号更大，但不能被当作检查点。
     (tmp_path / ".cp-11.weights.h5.tmp-ab.weights.h5").write_bytes(b"x")
     (tmp_path / "notes.txt").write_text("x")
-    assert latest_checkpoint(tmp_path).endswith("cp-10.weights.h5")
-    assert [os.path.basename(p) for p in list_checkpoints(tmp_path)] == [
+    assert latest_checkpoint(tmp_path, t).endswith("cp-10.weights.h5")
+    assert [os.path.basename(p) for p in list_checkpoints(tmp_path, t)] == [
         "cp-2.weights.h5",
         "cp-9.weights.h5",
         "cp-10.weights.h5",
     ]
-    assert latest_checkpoint(tmp_path, ".keras", missing_ok=True) is None
+    assert (
+        latest_checkpoint(tmp_path, "e{epoch}.keras", missing_ok=True) is None
+    )
 
 
 def test_latest_checkpoint_errors_name_the_directory(tmp_path):
+    t = "cp-{epoch:04d}.weights.h5"
     missing = tmp_path / "nope"
     with pytest.raises(FileNotFoundError, match="nope.*不存在"):
-        latest_checkpoint(missing)
-    assert latest_checkpoint(missing, missing_ok=True) is None
+        latest_checkpoint(missing, t)
+    assert latest_checkpoint(missing, t, missing_ok=True) is None
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="empty.*没有.*是空的"):
-        latest_checkpoint(empty)
+        latest_checkpoint(empty, t)
     (empty / "model.keras").write_bytes(b"x")
-    with pytest.raises(FileNotFoundError, match=r"model\.keras"):
-        latest_checkpoint(empty, ".weights.h5")
+    with pytest.raises(
+        FileNotFoundError, match=r"model\.keras.*同一个文件名模板"
+    ):
+        latest_checkpoint(empty, t)
     with pytest.raises(NotADirectoryError, match="model.keras"):
-        latest_checkpoint(empty / "model.keras")
+        latest_checkpoint(empty / "model.keras", t)
+    with pytest.raises(TypeError, match="模板"):
+        latest_checkpoint(empty, None)
 
 
-def test_prune_keeps_the_newest(tmp_path):
-    for e in range(1, 6):
-        (tmp_path / f"cp-{e:04d}.weights.h5").write_bytes(b"x")
-    (tmp_path / "best.weights.h5").write_bytes(b"x")  # 没有编号：不删
-    removed = prune_checkpoints(tmp_path, keep=2)
-    assert [checkpoint_epoch(p) for p in removed] == [1, 2, 3]
-    assert [checkpoint_epoch(p) for p in list_checkpoints(tmp_path)] == [
-        None,
-        4,
-        5,
-    ]
-    with pytest.raises(ValueError, match="keep"):
-        prune_checkpoints(tmp_path, keep=0)
-    assert len(list_checkpoints(tmp_path)) == 3
+def test_prune_checks_keep(tmp_path):
+    t = "cp-{epoch:04d}.weights.h5"
+    (tmp_path / "cp-0001.weights.h5").write_bytes(b"x")
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="keep"):
+            prune_checkpoints(tmp_path, keep=bad, template=t)
+    assert len(list_checkpoints(tmp_path, t)) == 1
+    assert (
+        prune_checkpoints(tmp_path / "..", keep=1, template=t).removed == []
+    )
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_atomic_save_leaves_the_permissions_of_a_normal_save(
+    trained, tmp_path, mask
+):
+    model = trained[0]
+    old = os.umask(mask)
+    try:
+        model.save_weights(tmp_path / "plain.weights.h5")
+        atomic_save(model, tmp_path / "atomic.weights.h5")
+        model.save(tmp_path / "plain.keras")
+        atomic_save(model, tmp_path / "atomic.keras")
+    finally:
+        os.umask(old)
+
+    def mode(name):
+        return os.stat(tmp_path / name).st_mode & 0o777
+
+    assert mode("atomic.weights.h5") == mode("plain.weights.h5")
+    assert mode("atomic.weights.h5") == 0o666 & ~mask
+    assert mode("atomic.keras") == mode("plain.keras")
+    # 覆盖已有文件时，与直接保存一样保持它原来的权限
+    os.chmod(tmp_path / "atomic.keras", 0o640)
+    atomic_save(model, tmp_path / "atomic.keras")
+    assert mode("atomic.keras") == 0o640
 
 
 def test_atomic_save_failure_keeps_previous_checkpoint(trained, tmp_path):
@@ -249,23 +390,66 @@ def test_missing_path_and_directory(tmp_path):
         check_checkpoint_file(tmp_path)
 
 
-def test_wrong_architecture_is_refused_and_model_untouched(trained, data):
+def partly_matching_model():
+    """与 create_model 只差输出层（5 类）：第一层对得上，Keras 会先载入它。"""
     import keras
 
-    _, weights, _ = trained
-    other = keras.Sequential(
+    model = keras.Sequential(
         [
             keras.Input(shape=(784,)),
-            keras.layers.Dense(256, activation="relu"),
-            keras.layers.Dense(10),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(5),
         ]
     )
-    other.compile(optimizer="adam", loss="mse")
-    before = [w.copy() for w in other.get_weights()]
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def state(model):
+    return [v.numpy() for v in model.weights] + [
+        v.numpy() for v in model.optimizer.variables
+    ]
+
+
+def test_keras_alone_changes_a_partly_matching_model(trained):
+    """对照：不回滚时，Keras 已经改动了第一层和优化器步数。"""
+    _, weights, _ = trained
+    other = partly_matching_model()
+    other.optimizer.build(other.trainable_variables)
+    before = state(other)
+    with pytest.raises(ValueError, match="could not be loaded"):
+        other.load_weights(weights)
+    assert max_abs_diff(other.get_weights()[0], before[0]) > 0
+    assert int(other.optimizer.iterations) > 0
+
+
+@pytest.mark.parametrize("build_first", [True, False])
+def test_wrong_architecture_is_refused_and_model_untouched(
+    trained, build_first
+):
+    _, weights, _ = trained
+    other = partly_matching_model()
+    if build_first:
+        other.optimizer.build(other.trainable_variables)
+    before = [np.array(w) for w in other.get_weights()]
     with pytest.raises(CheckpointError, match="不匹配.*create_model") as info:
         load_weights_safely(other, weights)
-    assert "cp-0001.weights.h5" in str(info.value)
+    message = str(info.value)
+    assert "cp-0001.weights.h5" in message
+    # Keras 的形状那一句被保留下来，数组的打印则没有
+    assert (
+        "variable.shape=(512, 5), Received: value.shape=(512, 10)" in message
+    )
+    assert "[[" not in message and len(message.splitlines()) == 1
     assert max_abs_diff(other.get_weights(), before) == 0
+    assert int(other.optimizer.iterations) == 0
+    assert all(np.all(v.numpy() == 0) for v in other.optimizer.variables[2:])
+
+
+def test_keras_summary_without_shape_line():
+    assert keras_summary(ValueError("boom\n\nmore")) == "boom。"
+    assert keras_summary(KeyError()) == "KeyError。"
 
 
 def test_formats_are_not_confused(trained):
