@@ -266,7 +266,7 @@ def _role(m: re.Match, ctx: Context) -> str:
             return title or target
         text, url = found
         if name == "term":
-            after = m.string[m.end() : m.end() + 1]
+            after = m.string[m.end() :].lstrip()[:1]  # 可能隔着换行
             english = ctx.term_english(target)
             if english and after not in ("（", "("):
                 text = f"{text}（{english}）"
@@ -752,14 +752,19 @@ class SphinxContext(Context):
 
         if not uri or uri.startswith("#") or not self.baseurl:
             return None  # 同一页内的引用：笔记本里没有这些锚点
-        here = self.app.builder.get_target_uri(self.docname)
-        return urljoin(self.baseurl + here, uri)
+        if getattr(self.app.builder, "format", "") == "html":
+            here = self.app.builder.get_target_uri(self.docname)
+            return urljoin(self.baseurl + here, uri)
+        # 其他写出器（如 LaTeX 的 “%文档#锚点”）：链接到网站上的那一页
+        doc, _, anchor = uri.lstrip("%").partition("#")
+        if not doc or doc == self.docname:
+            return None
+        return self.baseurl + doc + ".html" + (f"#{anchor}" if anchor else "")
 
     def term_english(self, term: str) -> str | None:
         std = self.env.get_domain("std")
-        found = std.objects.get(("term", term)) or std._terms.get(
-            term.lower()
-        )
+        terms = getattr(std, "_terms", {})  # Sphinx 7：小写术语 → 位置
+        found = std.objects.get(("term", term)) or terms.get(term.lower())
         if not found:
             return None
         docname, labelid = found
@@ -880,8 +885,12 @@ def _dump(notebook: dict, path: Path) -> None:
 
 
 def on_build_finished(app, exception) -> None:
-    """把 ``jupyter_execute`` 与网站 ``_sources`` 中的笔记本转换好。"""
-    if exception is not None or getattr(app.builder, "format", "") != "html":
+    """把 ``jupyter_execute`` 与网站 ``_sources`` 中的笔记本转换好。
+
+    任何写出器都转换：PDF 构建若重新读取了页面，myst-nb 会把原始笔记本
+    写回共用的 ``_build/jupyter_execute``，Colab 版导出读的正是那里。
+    """
+    if exception is not None:
         return
     build_dir = Path(app.outdir).parent
     ntbk_dir = build_dir / "jupyter_execute"

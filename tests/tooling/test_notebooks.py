@@ -117,6 +117,9 @@ def test_term_gets_its_english_once():
     assert _clean("{term}`池化层`（pooling layer）", ctx) == (
         "池化层（pooling layer）"
     )
+    assert _clean("{term}`池化层`\n（pooling layer）", ctx) == (
+        "池化层\n（pooling layer）"
+    )
 
 
 def test_references_become_titles_and_links():
@@ -526,8 +529,13 @@ def tiny_book(tmp_path_factory):
 
 
 def _markdown(path):
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    return nb, "\n\n".join(
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text), _markdown_text(text)
+
+
+def _markdown_text(text):
+    nb = json.loads(text)
+    return "\n\n".join(
         "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
         for c in nb["cells"]
         if c["cell_type"] == "markdown"
@@ -585,6 +593,7 @@ def test_tiny_book_exports_have_no_myst_and_execute(tiny_book, tmp_path):
             nb, _ = _markdown(path)
             assert nbs.leftover_myst(nb) == [], path
             notebook = nbformat.read(path, as_version=4)
+            nbformat.validate(notebook)
             NotebookClient(
                 notebook, timeout=120, resources={"metadata": {"path": root}}
             ).execute()
@@ -604,3 +613,10 @@ def test_rebuild_reconverts_from_the_raw_notebook(tiny_book):
     assert path.read_text(encoding="utf-8") == before
     raw = root / "_build" / nbs.RAW_DIR / "page.ipynb"
     assert "{glue:text}" in raw.read_text(encoding="utf-8")
+    # PDF 构建重新读取页面时，myst-nb 把原始笔记本写回共用的
+    # jupyter_execute；转换照样进行，Colab 版导出读到的仍是转换后的。
+    result = run_jupyter_book(
+        ".", "--builder", "latex", "--all", cwd=root, timeout=600, env=env
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert _markdown(path)[1] == _markdown_text(before)
