@@ -55,9 +55,9 @@ _TEXT = {
     "tout": ("#1b3d0b", 11, "bold"),
     "tout2": ("#1b3d0b", 8.5, "bold"),
     "title": ("#222222", 12, "bold"),
-    "lab": ("#222222", 13, "normal"),
-    "fwd": ("#222222", 10, "normal"),
-    "bwd": ("#c0392b", 10, "normal"),
+    "lab": ("#222222", 14, "normal"),
+    "fwd": ("#222222", 11, "normal"),
+    "bwd": ("#c0392b", 11, "normal"),
 }
 _LINE = {
     "a": ("#bbbbbb", 1.2, False),
@@ -1246,15 +1246,15 @@ def backprop_frames(example=None):
 # 计算图的布局（SVG 像素）：主干一行，参数在上方
 _MAIN_Y, _PARAM_Y = 215, 110
 _NODES = {
-    "x": (50, _MAIN_Y, "x"),
-    "z1": (170, _MAIN_Y, "z^{[1]}"),
-    "a1": (290, _MAIN_Y, "a^{[1]}"),
-    "z2": (410, _MAIN_Y, "z^{[2]}"),
-    "yh": (530, _MAIN_Y, "ŷ"),
-    "L": (650, _MAIN_Y, "ℓ"),
-    "y": (740, _MAIN_Y, "y"),
-    "p1": (170, _PARAM_Y, "W^{[1]}, b^{[1]}"),
-    "p2": (410, _PARAM_Y, "W^{[2]}, b^{[2]}"),
+    "x": (45, _MAIN_Y, "x"),
+    "z1": (160, _MAIN_Y, "z^{[1]}"),
+    "a1": (270, _MAIN_Y, "a^{[1]}"),
+    "z2": (380, _MAIN_Y, "z^{[2]}"),
+    "yh": (490, _MAIN_Y, "ŷ"),
+    "L": (600, _MAIN_Y, "ℓ"),
+    "y": (680, _MAIN_Y, "y"),
+    "p1": (160, _PARAM_Y, "W^{[1]}, b^{[1]}"),
+    "p2": (380, _PARAM_Y, "W^{[2]}, b^{[2]}"),
 }
 # 前向的边：(起点, 终点, 箭头上的字)
 _EDGES = [
@@ -1336,7 +1336,7 @@ def backprop_animation(example=None):
         :class:`Animation`，``frames`` 见 :func:`backprop_frames`。
     """
     frames = backprop_frames(example)
-    sc = Scene(780, 360)
+    sc = Scene(720, 370)
     for a, b, label in _EDGES:
         x1, y1, x2, y2 = _edge_ends(a, b)
         sc.line(x1, y1, x2, y2, "a")
@@ -1360,7 +1360,7 @@ def backprop_animation(example=None):
             for m, comp in enumerate(np.ravel(v)):
                 sc.text(
                     x,
-                    y + 30 + 13 * m,
+                    y + 31 + 14 * m,
                     _fmt(comp, 4, True),
                     "fwd",
                     k=k,
@@ -1380,12 +1380,12 @@ def backprop_animation(example=None):
                 captions.append(f"反向：{long}；∂ℓ/∂b = {_vec(v['b'])}")
             else:
                 sc.text(
-                    x, y + 80, _GRAD_NAME[node], "bwd", k=k, key=f"gn{node}"
+                    x, y + 82, _GRAD_NAME[node], "bwd", k=k, key=f"gn{node}"
                 )
                 for m, comp in enumerate(np.ravel(v)):
                     sc.text(
                         x,
-                        y + 95 + 13 * m,
+                        y + 98 + 14 * m,
                         _fmt(comp, 4, True),
                         "bwd",
                         k=k,
@@ -1412,7 +1412,7 @@ def _param_grad(sc, k, node, g):
     layer = node[1]
     W, b = np.asarray(g["W"]), np.asarray(g["b"])
     cols = W.shape[1] + 1
-    x0 = x - cols * 46 / 2
+    x0 = x - cols * 50 / 2
     sc.text(
         x,
         18,
@@ -1425,7 +1425,7 @@ def _param_grad(sc, k, node, g):
         row = list(W[r]) + [b[r]]
         for c, v in enumerate(row):
             sc.text(
-                x0 + 46 * (c + 1) - 4 + (6 if c == cols - 1 else 0),
+                x0 + 50 * (c + 1) - 4 + (6 if c == cols - 1 else 0),
                 36 + 14 * r,
                 _fmt(v, 4, True),
                 "bwd",
