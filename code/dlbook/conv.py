@@ -617,6 +617,137 @@ def conv_as_matrix(H: int, W: int, K, stride: int = 1, padding="valid"):
     return _conv_as_matrix(int(H), int(W), K, stride, padding)
 
 
+def _conv2d_grad_kernel(Xp, G, f, s, d):
+    # 每个核元素 (x, y) 看到的输入：从 (d·x, d·y) 起、间隔 s 取样，
+    # 与上游梯度 G 同形状；二者逐元素相乘再对样本和位置求和
+    fh, fw = f
+    n, Ho, Wo, _ = G.shape
+    dW = np.zeros((fh, fw, Xp.shape[-1], G.shape[-1]))
+    for x in range(fh):
+        for y in range(fw):
+            rows = slice(d[0] * x, d[0] * x + s[0] * (Ho - 1) + 1, s[0])
+            cols = slice(d[1] * y, d[1] * y + s[1] * (Wo - 1) + 1, s[1])
+            dW[x, y] = np.einsum("nijc,nijk->ck", Xp[:, rows, cols], G)
+    return dW
+
+
+def conv2d_backward(X, W, G, stride=1, padding="valid", dilation=1):
+    """卷积层的反向传播：给出上游梯度 G = ∂L/∂Z，求 ∂L/∂X、∂L/∂W、∂L/∂b。
+
+    * ∂L/∂X：用同一个核对 G 做转置卷积（见 :func:`conv_transpose2d`）；
+    * ∂L/∂W：输入 X（填充后）与 G 的互相关，按核的每个位置求和；
+    * ∂L/∂b：G 在样本和空间位置上求和。
+
+    Args:
+        X: 前向时的输入，形状 (批量大小, 高, 宽, 输入通道)。
+        W: 卷积核，形状 (核高, 核宽, 输入通道, 输出通道)。
+        G: 上游梯度，形状与前向输出相同 (批量大小, 输出高, 输出宽, 输出通道)。
+        stride, padding, dilation: 与前向的 :func:`conv2d` 相同。
+
+    Returns:
+        ``(dX, dW, db)``，形状分别与 X、W 和 (输出通道,) 相同。
+    """
+    X, W = _check_conv_args(X, W)
+    G = np.asarray(G)
+    s, d = pair("步长 stride", stride), pair("扩张率 dilation", dilation)
+    fh, fw = W.shape[:2]
+    pads = [
+        padding_amounts(L, f, si, _axis_padding(padding, a), di)
+        for a, (L, f, si, di) in enumerate(
+            zip(X.shape[1:3], (fh, fw), s, d, strict=True)
+        )
+    ]
+    want = tuple(
+        conv_output_size(L, f, si, p, di)
+        for L, f, si, p, di in zip(
+            X.shape[1:3], (fh, fw), s, pads, d, strict=True
+        )
+    )
+    if G.shape != (X.shape[0], *want, W.shape[-1]):
+        raise ValueError(
+            f"上游梯度 G 的形状应与前向输出相同，即 "
+            f"{(X.shape[0], *want, W.shape[-1])}，收到 {G.shape}。"
+        )
+    Xp = pad2d(X, tuple(pads))
+    dW = _conv2d_grad_kernel(Xp, G, (fh, fw), s, d)
+    # 输入梯度：对填充后的输入做转置卷积，再裁掉填充的部分
+    dXp = _conv_transpose2d(G, dilate_kernel(W, d), s)
+    dX = np.zeros(Xp.shape)
+    h, w = min(dXp.shape[1], Xp.shape[1]), min(dXp.shape[2], Xp.shape[2])
+    dX[:, :h, :w] = dXp[:, :h, :w]  # 没被核访问到的行列梯度为 0
+    (t, _), (lft, _) = pads
+    dX = dX[:, t : t + X.shape[1], lft : lft + X.shape[2]]
+    dtype = np.result_type(X, W, G, np.float32)
+    return dX.astype(dtype), dW.astype(dtype), G.sum(axis=(0, 1, 2))
+
+
+def _axis_padding(padding, axis):
+    """从 ((上, 下), (左, 右)) 中取出一个方向；其他写法两个方向相同。"""
+    if (
+        isinstance(padding, (tuple, list))
+        and len(padding) == 2
+        and all(isinstance(p, (tuple, list)) for p in padding)
+    ):
+        return padding[axis]
+    return padding
+
+
+def _causal_padding(f, d):
+    # 因果填充：只在序列前端补 d(f-1) 个零，输出 t 只看得到 t 及以前
+    return (d * (f - 1), 0)
+
+
+def conv1d(X, W, b=None, stride=1, padding="valid", dilation=1):
+    """一维卷积（互相关），与 ``keras.layers.Conv1D`` 一致。
+
+    一维卷积就是高为 1 的二维卷积：把序列看作 1 × 长度 的“图片”。
+
+    Args:
+        X: 输入，形状 (批量大小, 长度, 输入通道)。
+        W: 卷积核，形状 (核长, 输入通道, 输出通道)。
+        b: 偏置，形状 (输出通道,)；None 表示不加偏置。
+        stride: 步长。
+        padding: ``"valid"``、``"same"``、``"causal"``（只在前端补
+            d(f-1) 个零）或非负整数。
+        dilation: 扩张率。
+
+    Returns:
+        形状 (批量大小, 输出长度, 输出通道) 的数组。
+    """
+    X, W = np.asarray(X), np.asarray(W)
+    if X.ndim != 3 or W.ndim != 3:
+        raise ValueError(
+            "conv1d 的 X 应为 (批量大小, 长度, 输入通道)、W 应为 "
+            f"(核长, 输入通道, 输出通道)；收到 {X.shape} 与 {W.shape}。"
+        )
+    if isinstance(padding, str) and padding == "causal":
+        d = check_positive("扩张率 dilation", dilation)
+        padding = ((0, 0), _causal_padding(W.shape[0], d))
+    elif not isinstance(padding, str):
+        padding = ((0, 0), (int(padding), int(padding)))  # 只填充长度方向
+    # 序列 = 高为 1 的图片；高方向的核、步长、扩张率都是 1
+    Y = conv2d(X[:, None], W[None], b, (1, stride), padding, (1, dilation))
+    return Y[:, 0]
+
+
+def separable_conv_counts(n_out, f, c_in, c_out):
+    """深度可分离卷积与标准卷积的参数个数和乘加次数（含偏置的参数）。
+
+    深度卷积：每个输入通道一个 f×f 核（无偏置，与 Keras 的
+    ``SeparableConv2D`` 相同）；逐点卷积：1×1 卷积把 c_in 个通道
+    组合成 c_out 个，带偏置。输出为 n_out × n_out。
+
+    Returns:
+        ``{"standard": (参数, 乘加), "separable": (参数, 乘加)}``。
+    """
+    std = ((f * f * c_in + 1) * c_out, n_out**2 * f * f * c_in * c_out)
+    sep = (
+        f * f * c_in + (c_in + 1) * c_out,
+        n_out**2 * f * f * c_in + n_out**2 * c_in * c_out,
+    )
+    return {"standard": std, "separable": sep}
+
+
 def same_padding_1d(f: int) -> int:
     """奇数核的“半填充”层数 p = (f - 1) / 2（步长为 1 时输出尺寸不变）。"""
     if f % 2 == 0:
@@ -645,5 +776,8 @@ __all__ = [
     "conv_transpose2d",
     "conv2d_tiled",
     "conv_as_matrix",
+    "conv2d_backward",
+    "conv1d",
+    "separable_conv_counts",
     "same_padding_1d",
 ]

@@ -62,6 +62,62 @@ def _pool2d(X, f, s, pads, mode):
     return total / cnt[None, :, :, None].astype(X.dtype)
 
 
+def _pool2d_backward(X, G, f, s, pads, mode):
+    Xp = np.pad(X, ((0, 0), *pads, (0, 0)), constant_values=-np.inf)
+    real = np.pad(np.ones(X.shape[1:3]), pads)[None, :, :, None]  # 真实像素
+    dXp = np.zeros(Xp.shape)
+    n, Ho, Wo, C = G.shape
+    for i in range(Ho):
+        for j in range(Wo):
+            rows = slice(s[0] * i, s[0] * i + f[0])
+            cols = slice(s[1] * j, s[1] * j + f[1])
+            if mode == "max":
+                # 梯度只流向窗口里的最大值（并列时取第一个）
+                win = Xp[:, rows, cols].reshape(n, -1, C)
+                share = np.zeros_like(win)
+                np.put_along_axis(share, win.argmax(axis=1)[:, None], 1, 1)
+                share = share.reshape(n, f[0], f[1], C)
+            else:
+                # 平均池化：梯度平分给窗口里的每个真实像素
+                w = real[:, rows, cols]
+                share = w / w.sum()
+            dXp[:, rows, cols] += share * G[:, i : i + 1, j : j + 1]
+    (t, _), (lft, _) = pads
+    return dXp[:, t : t + X.shape[1], lft : lft + X.shape[2]]
+
+
+def pool2d_backward(
+    X, G, pool_size=2, stride=None, padding="valid", mode="max"
+):
+    """池化层的反向传播：给出上游梯度 G，求 ∂L/∂X。
+
+    最大池化把每个窗口的梯度整个交给窗口里的最大值（其余位置为 0）；
+    平均池化把它平分给窗口里的每个真实像素（填充位置不算）。
+
+    Args:
+        X: 前向时的输入，形状 (批量大小, 高, 宽, 通道)。
+        G: 上游梯度，形状与前向输出相同。
+        pool_size, stride, padding, mode: 与 :func:`pool2d` 相同。
+
+    Returns:
+        与 X 同形状的 ∂L/∂X。
+    """
+    X, G = np.asarray(X), np.asarray(G)
+    want = pool2d(X, pool_size, stride, padding, mode).shape
+    if G.shape != want:
+        raise ValueError(
+            f"上游梯度 G 的形状应与池化输出相同，即 {want}，收到 {G.shape}。"
+        )
+    f = pair("池化窗口 pool_size", pool_size)
+    s = pair("步长 stride", f if stride is None else stride)
+    pads = tuple(
+        padding_amounts(L, fi, si, padding)
+        for L, fi, si in zip(X.shape[1:3], f, s, strict=True)
+    )
+    dX = _pool2d_backward(X.astype(float), G, f, s, pads, mode)
+    return dX.astype(np.result_type(X, G, np.float32))
+
+
 def max_pool2d(X, pool_size=2, stride=None, padding="valid"):
     """二维最大池化：取窗口内的最大值。"""
     return pool2d(X, pool_size, stride, padding, mode="max")

@@ -447,3 +447,140 @@ def test_other_bad_arguments():
         C.pool_output_size(8, 2, padding="full")
     with pytest.raises(ValueError, match="replicate"):
         C.pad2d(np.zeros((1, 2, 2, 1)), 1, mode="mirror")
+
+
+# ---------------------------------------------------------------- 反向传播
+
+
+def _tf_conv_grads(X, K, s, padding, d, G):
+    """用 tf.GradientTape 求 ∂L/∂X、∂L/∂K、∂L/∂b，L = sum(Z · G)。"""
+    import tensorflow as tf
+
+    Xt = tf.constant(X)
+    # TF 的 CPU 实现不能对扩张卷积求梯度：改用插零后的等价核，
+    # 对原核的梯度就是插零核在非零位置上的梯度
+    Kt = tf.Variable(C.dilate_kernel(K, d))
+    bt = tf.Variable(np.zeros(K.shape[-1], dtype=X.dtype))
+    if isinstance(padding, int):
+        pad = [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+    else:
+        pad = padding.upper()
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(Xt)
+        Z = tf.nn.conv2d(Xt, Kt, s, pad) + bt
+        loss = tf.reduce_sum(Z * G)
+    dX, dK, db = (tape.gradient(loss, v).numpy() for v in (Xt, Kt, bt))
+    return dX, dK[::d, ::d], db
+
+
+@settings(max_examples=30, deadline=None)
+@given(conv_case(), st.sampled_from(["string", 0, 1, 2]))
+def test_conv2d_backward_matches_gradient_tape(case, explicit):
+    X, K, b, s, padding, d = case
+    if explicit != "string":
+        padding = explicit
+    Z = C.conv2d(X, K, b, s, padding, d)
+    G = np.random.default_rng(1).normal(size=Z.shape).astype(np.float32)
+    dX, dK, db = C.conv2d_backward(X, K, G, s, padding, d)
+    ref = _tf_conv_grads(X, K, s, padding, d, G)
+    for ours, want in zip((dX, dK, db), ref, strict=True):
+        assert ours.shape == want.shape
+        np.testing.assert_allclose(ours, want, **TOL)
+
+
+def test_conv2d_backward_kernel_gradient_is_correlation_with_G():
+    # 单通道、步长 1：∂L/∂K = corr2d(X, G)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(1, 6, 7, 1))
+    K = rng.normal(size=(3, 2, 1, 1))
+    G = rng.normal(size=(1, 4, 6, 1))
+    _, dK, _ = C.conv2d_backward(X, K, G)
+    np.testing.assert_allclose(
+        dK[:, :, 0, 0], C.corr2d(X[0, :, :, 0], G[0, :, :, 0]), atol=1e-12
+    )
+
+
+def test_conv2d_backward_rejects_wrong_upstream_shape():
+    X, K = np.zeros((1, 5, 5, 1)), np.zeros((3, 3, 1, 2))
+    with pytest.raises(ValueError, match="上游梯度 G 的形状"):
+        C.conv2d_backward(X, K, np.zeros((1, 3, 3, 1)))
+
+
+# ---------------------------------------------------------------- 一维卷积
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    length=st.integers(6, 14),
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    f=st.integers(1, 4),
+    d=st.integers(1, 3),
+    padding=st.sampled_from(["valid", "same", "causal"]),
+    seed=st.integers(0, 2**16),
+)
+def test_conv1d_matches_keras(n, length, c_in, c_out, f, d, padding, seed):
+    import keras
+
+    assume(d * (f - 1) + 1 <= length)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, length, c_in)).astype(np.float32)
+    layer = keras.layers.Conv1D(
+        c_out,
+        f,
+        padding=padding,
+        dilation_rate=d,
+        bias_initializer="random_normal",
+    )
+    ref = keras.ops.convert_to_numpy(layer(X))
+    W, b = layer.get_weights()
+    np.testing.assert_allclose(
+        C.conv1d(X, W, b, padding=padding, dilation=d), ref, **TOL
+    )
+
+
+def test_causal_conv1d_never_looks_ahead():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1, 12, 1))
+    W = rng.normal(size=(3, 1, 1))
+    Y = C.conv1d(X, W, padding="causal", dilation=2)
+    X2 = X.copy()
+    X2[0, 7:] += 10.0  # 只改动 t >= 7 的输入
+    Y2 = C.conv1d(X2, W, padding="causal", dilation=2)
+    np.testing.assert_allclose(Y2[0, :7], Y[0, :7])  # 之前的输出不变
+    assert not np.allclose(Y2[0, 7:], Y[0, 7:])
+    # 对照："same" 填充会看到未来
+    Ys = C.conv1d(X, W, padding="same", dilation=2)
+    Ys2 = C.conv1d(X2, W, padding="same", dilation=2)
+    assert not np.allclose(Ys2[0, :7], Ys[0, :7])
+
+
+@pytest.mark.parametrize("f, c_in, c_out", [(3, 3, 4), (5, 8, 16), (1, 2, 3)])
+def test_separable_counts_match_keras(f, c_in, c_out):
+    import keras
+    import tensorflow as tf
+
+    n = 7
+    counts = C.separable_conv_counts(n - f + 1, f, c_in, c_out)
+    std = keras.layers.Conv2D(c_out, f)
+    sep = keras.layers.SeparableConv2D(c_out, f)
+    for layer in (std, sep):
+        layer.build((None, n, n, c_in))
+    assert counts["standard"][0] == std.count_params()
+    assert counts["separable"][0] == sep.count_params()
+    # 乘加次数 = 线性映射的雅可比矩阵里非零元的个数（随机权重下）
+    X = tf.constant(np.random.default_rng(0).normal(size=(1, n, n, c_in)))
+    dw = keras.layers.DepthwiseConv2D(f, use_bias=False, dtype="float64")
+    pw = keras.layers.Conv2D(c_out, 1, use_bias=False, dtype="float64")
+    sd = keras.layers.Conv2D(c_out, f, use_bias=False, dtype="float64")
+
+    def nnz(layer, inp):
+        with tf.GradientTape() as tape:
+            tape.watch(inp)
+            out = layer(inp)
+        return int(np.count_nonzero(tape.jacobian(out, inp).numpy()))
+
+    mid = dw(X)
+    assert nnz(sd, X) == counts["standard"][1]
+    assert nnz(dw, X) + nnz(pw, mid) == counts["separable"][1]

@@ -98,3 +98,46 @@ def test_bad_arguments():
         P.pool2d(X, mode="median")
     with pytest.raises(ValueError, match="形状应为"):
         P.global_pool2d(np.zeros((4, 4)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    H=st.integers(3, 9),
+    W=st.integers(3, 9),
+    c=st.integers(1, 3),
+    f=st.integers(2, 3),
+    s=st.integers(1, 3),
+    padding=st.sampled_from(["valid", "same"]),
+    mode=st.sampled_from(["max", "avg"]),
+    seed=st.integers(0, 2**16),
+)
+def test_pool2d_backward_matches_gradient_tape(
+    n, H, W, c, f, s, padding, mode, seed
+):
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, H, W, c)).astype(np.float32)
+    layer = {
+        "max": keras.layers.MaxPooling2D,
+        "avg": keras.layers.AveragePooling2D,
+    }[mode](f, strides=s, padding=padding)
+    Xt = tf.constant(X)
+    with tf.GradientTape() as tape:
+        tape.watch(Xt)
+        Y = layer(Xt)
+        G = rng.normal(size=Y.shape).astype(np.float32)
+        loss = tf.reduce_sum(Y * G)
+    ref = tape.gradient(loss, Xt).numpy()
+    ours = P.pool2d_backward(X, G, f, s, padding, mode)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool_gradient_goes_to_the_argmax_only():
+    X = np.array([[1.0, 5.0], [2.0, 3.0]]).reshape(1, 2, 2, 1)
+    dX = P.pool2d_backward(X, np.full((1, 1, 1, 1), 7.0), 2)
+    np.testing.assert_array_equal(dX[0, :, :, 0], [[0, 7], [0, 0]])
+    dX = P.pool2d_backward(X, np.full((1, 1, 1, 1), 8.0), 2, mode="avg")
+    np.testing.assert_array_equal(dX[0, :, :, 0], [[2, 2], [2, 2]])

@@ -396,3 +396,80 @@ def plot_receptive_field(depth, series, title=None):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_kernel_learning(errors, kernels, target):
+    """画“用梯度下降学卷积核”的收敛过程。
+
+    Args:
+        errors: {曲线名: 每一步的 max|K - K*|}，画在左图（对数纵轴）。
+        kernels: 形状 (步数, 核高, 核宽)，每一步的核（右图逐元素画出）。
+        target: 形状 (核高, 核宽) 的目标核，右图用虚线标出。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    use_chinese_font()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for (label, err), style in zip(
+        errors.items(), ["-", "--", ":"], strict=False
+    ):
+        ax1.semilogy(np.arange(len(err)), err, style, lw=2, label=label)
+    ax1.set_xlabel("梯度下降的步数")
+    ax1.set_ylabel("与目标核的最大差")
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=9)
+    kernels = np.asarray(kernels)
+    steps = np.arange(len(kernels))
+    colors = plt.cm.tab10(np.linspace(0, 1, 10))
+    for m, (x, y) in enumerate(np.ndindex(*target.shape)):
+        ax2.plot(steps, kernels[:, x, y], color=colors[m % 10], lw=1.5)
+        ax2.axhline(target[x, y], color=colors[m % 10], ls="--", lw=0.8)
+    ax2.set_xlabel("梯度下降的步数")
+    ax2.set_ylabel("核的各个元素（虚线为目标值）")
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_causal_stack(panels):
+    """画因果卷积堆叠中，最后一个输出依赖哪些单元（WaveNet 的画法）。
+
+    Args:
+        panels: [(标题, deps)]；deps 是形状 (层数 + 1, 长度) 的布尔数组，
+            第 0 行是输入，最后一行是输出，True 表示最后一个输出依赖它。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    use_chinese_font()
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.6 * len(panels), 2.8), squeeze=False
+    )
+    for ax, (title, deps) in zip(axes[0], panels, strict=True):
+        deps = np.asarray(deps, dtype=bool)
+        rows, T = deps.shape
+        for r in range(rows):
+            t = np.arange(T)
+            ax.scatter(
+                t,
+                np.full(T, r),
+                s=28,
+                facecolors="white",
+                edgecolors="#999999",
+                lw=0.8,
+            )
+            on = t[deps[r]]
+            ax.scatter(on, np.full(len(on), r), s=36, color=_KER)
+        ax.set_yticks(range(rows))
+        ax.set_yticklabels(
+            ["输入"] + [f"第 {r} 层" for r in range(1, rows)], fontsize=10
+        )
+        ax.set_xlabel("时间步 t")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlim(-0.8, T - 0.2)
+        ax.set_ylim(-0.6, rows - 0.4)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
