@@ -198,3 +198,48 @@ def test_solutions_are_hidden_until_clicked(site, page, docname):
     box.locator(".admonition-title").click()
     body.wait_for(state="visible", timeout=5000)
     assert button.get_attribute("aria-expanded") == "true"
+
+
+ANIM_PAGES = [
+    p
+    for p in PAGES
+    if "dlbook.plotting.animation" in (ROOT / f"{p}.md").read_text("utf-8")
+]
+
+_SHOWN = """(f) => Array.from(f.querySelectorAll('g[data-k]'))
+  .filter(g => !g.dataset.key && g.style.display !== 'none')
+  .map(g => g.dataset.k)"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("docname", ANIM_PAGES)
+def test_animations_step_play_and_pause(site, page, docname):
+    """动画：单步、播放、暂停有效；读者要求减少动态效果时不自动播放。"""
+    page.emulate_media(reduced_motion="reduce")
+    page.goto(f"{site}/{docname}.html", wait_until="load")
+    players = page.locator("figure.dlb-anim")
+    assert players.count() > 0, "页面上没有动画播放器"
+    for i in range(players.count()):
+        f = players.nth(i)
+        f.scroll_into_view_if_needed()
+        num, n = f.locator(".num"), int(f.get_attribute("data-n"))
+        ms = int(f.get_attribute("data-ms"))
+        assert f.get_attribute("data-ready") == "1", "播放器脚本没有运行"
+        assert f.locator("svg title").text_content().strip(), (
+            "动画没有替代文字"
+        )
+        page.wait_for_timeout(2 * ms)
+        assert num.inner_text() == f"1 / {n}", "减少动态效果时不应自动播放"
+        f.locator(".next").click()
+        assert num.inner_text() == f"2 / {n}"
+        assert f.evaluate(_SHOWN) == ["1"], "单步后显示的不是第 2 帧"
+        f.locator(".prev").click()
+        f.locator(".play").click()
+        page.wait_for_timeout(ms + 400)
+        f.locator(".pause").click()
+        shown = num.inner_text()
+        assert shown != f"1 / {n}", "点了播放却没有前进"
+        page.wait_for_timeout(ms + 400)
+        assert num.inner_text() == shown, "暂停后仍在播放"
+    assert not page.errors, page.errors
+    assert not page.blocked, f"动画请求了外部主机：{page.blocked[:5]}"
