@@ -100,7 +100,7 @@ def test_mlp_diagram_rejects_other_shapes():
         plot_mlp_diagram(p[:1], x, a1, y_hat)
 
 
-@pytest.mark.parametrize("name", ["graph", "mlp", "norms"])
+@pytest.mark.parametrize("name", ["graph", "mlp", "norms", "curves"])
 def test_bp_figures_are_readable_at_page_width(name):
     """图宽不超过 8 英寸（约正文宽度），所有文字不小于 12 磅。"""
     from dlbook.plotting import backprop as bp
@@ -111,6 +111,15 @@ def test_bp_figures_are_readable_at_page_width(name):
         "mlp": lambda: bp.plot_mlp_diagram(p, x, a1, y_hat, deltas),
         "norms": lambda: bp.plot_grad_norms(
             {"a": np.array([1e-3, 1.0])}, {"a": np.array([1.0, 2.0])}
+        ),
+        "curves": lambda: bp.plot_learning_curves(
+            {
+                "NumPy": {
+                    "train_loss": [2.3, 0.5],
+                    "test_loss": [2.3, 0.6],
+                    "test_acc": [0.1, 0.9],
+                }
+            }
         ),
     }[name]()
     assert fig.get_size_inches()[0] <= 8

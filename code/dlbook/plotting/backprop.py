@@ -297,7 +297,7 @@ def plot_learning_curves(histories):
     import matplotlib.pyplot as plt
 
     use_chinese_font()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.8))
     # 颜色区分训练集与测试集，线型与标记区分不同的实现
     styles = [
         {"marker": "o", "ls": "-", "ms": 7, "mfc": "none"},
@@ -330,18 +330,22 @@ def plot_learning_curves(histories):
             **st,
         )
     ax1.set(
-        xlabel="轮数（epoch）",
+        xlabel="轮次（epoch）",
         ylabel="交叉熵损失",
         yscale="log",
         title="损失",
     )
     ax2.set(
-        xlabel="轮数（epoch）", ylabel="测试准确率（%）", title="测试准确率"
+        xlabel="轮次（epoch）", ylabel="测试准确率（%）", title="测试准确率"
     )
     ax2.set_ylim(bottom=max(0, ax2.get_ylim()[0]))
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=9)
+        ax.legend(fontsize=12)
+        ax.tick_params(labelsize=12)
+        ax.xaxis.label.set_fontsize(12)
+        ax.yaxis.label.set_fontsize(12)
+        ax.title.set_fontsize(13)
     fig.tight_layout()
     return fig
 
