@@ -8,7 +8,7 @@
 - :mod:`~dlbook_build.mystnb_patches`：myst-nb 1.4.0 两处缺陷的补丁，
   上游改变时构建立即停止并说明原因；
 - :mod:`~dlbook_build.mathjax`：随网站发布 MathJax 3 的必要部分；
-- :mod:`~dlbook_build.html_fixes`：无障碍修正；
+- :mod:`~dlbook_build.html_fixes`：重复的内联脚本与无障碍修正；
 - :mod:`~dlbook_build.notebooks`：把读者带走的笔记本（下载的 ``.ipynb``、
   Colab 版）中的 MyST 语法换成普通 Markdown，读起来和网页一样；
 - :mod:`~dlbook_build.colab`：“启动”菜单中的 Colab 按钮与 Colab 版
@@ -65,6 +65,9 @@ def setup(app):
     app.connect("env-get-outdated", execution_cache.on_env_get_outdated)
     app.connect("html-page-context", colab.add_colab_button, priority=600)
     app.connect("html-page-context", html_fixes.fix_citation_roles)
+    app.connect(
+        "html-page-context", html_fixes.dedupe_inline_scripts, priority=900
+    )
     app.connect("builder-inited", _add_static)
     app.connect("build-finished", html_fixes.name_sidebar_toggles)
     app.connect("build-finished", mathjax.on_build_finished)

@@ -1,8 +1,13 @@
-"""修正主题与 docutils 输出中被 axe-core 判为严重的无障碍问题。
+"""修正主题、sphinx-thebe 与 docutils 生成的 HTML 中的问题。
 
-两处都是对生成的 HTML 做精确的字符串替换。若上游改了标记，替换会
-悄悄落空，所以每次都数一数：页面里有要修的结构却一处也没替换时，
-发出一条警告（构建用 ``-W``，于是构建失败并指出这里）。
+1. 重复的内联脚本（:func:`dedupe_inline_scripts`）：sphinx-thebe 在一次
+   构建中两次注册同一段 ``const THEBE_JS_URL = ...``，浏览器执行第二段时
+   报 “Identifier has already been declared”。
+2. axe-core 判为严重的无障碍问题：参考文献列表的 ARIA 角色
+   （:func:`fix_citation_roles`）与侧栏折叠按钮的名称
+   （:func:`name_sidebar_toggles`）。后两处是对生成的 HTML 做精确的字符串
+   替换；若上游改了标记，替换会悄悄落空，所以每次都数一数：页面里有要修的
+   结构却一处也没替换时，发出一条警告（构建用 ``-W``，于是构建失败）。
 """
 
 from pathlib import Path
@@ -19,6 +24,21 @@ _NAMED_SUMMARY = (
     '<summary aria-label="展开或折叠本章各节">'
     '<span class="toctree-toggle" role="presentation">'
 )
+
+
+def dedupe_inline_scripts(app, pagename, templatename, context, doctree):
+    """去掉内容完全相同的第二段内联脚本（有 ``src`` 的脚本不动）。"""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        body = None
+        if not getattr(script, "filename", None):
+            body = getattr(script, "attributes", {}).get("body")
+        if body is not None and body in seen:
+            continue
+        if body is not None:
+            seen.add(body)
+        unique.append(script)
+    context["script_files"] = unique
 
 
 def fix_citation_roles(app, pagename, templatename, context, doctree):

@@ -117,8 +117,8 @@ def test_site_is_light(html_build):
 def test_no_inline_script_is_registered_twice(html_build):
     """同一段内联脚本出现两次会让浏览器报“已声明”的错误。
 
-    以前 sphinx-thebe 会重复注册 ``const THEBE_JS_URL``，需要去重的补丁；
-    现在的版本不再如此，补丁已删去，这个测试防止问题复发。
+    sphinx-thebe 会重复注册 ``const THEBE_JS_URL``；
+    ``dlbook_build.html_fixes.dedupe_inline_scripts`` 去掉第二段。
     """
     _, html_dir = html_build
     for page in _html_pages(html_dir):
