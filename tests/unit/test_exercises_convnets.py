@@ -151,3 +151,40 @@ def test_pool_average_instead_of_max():
 def test_pool_stride_taken_as_window():
     with pytest.raises(ExerciseError, match="把步长当成了窗口大小"):
         check_max_pool2d(lambda X, f, s: good_pool(X, f, f))
+
+
+# ------------------------------------------------------ 1×1 卷积与 ELU
+
+
+def test_conv1x1_accepts_a_correct_answer():
+    assert "通过" in E.check_conv1x1(lambda X, W, b: X @ W[0, 0] + b)
+    assert "通过" in E.check_conv1x1(
+        lambda X, W, b: np.einsum("nhwc,ck->nhwk", X, W[0, 0]) + b
+    )
+
+
+def test_conv1x1_missing_bias_and_wrong_channels():
+    with pytest.raises(ExerciseError, match="少加了偏置"):
+        E.check_conv1x1(lambda X, W, b: X @ W[0, 0])
+    with pytest.raises(ExerciseError, match="输出通道数不对"):
+        E.check_conv1x1(lambda X, W, b: X)
+
+
+def test_elu_grad_accepts_a_correct_answer():
+    def good(z, alpha):
+        return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0)))
+
+    assert "通过" in E.check_elu_grad(good)
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda z, a: np.where(z > 0, 1.0, a * np.expm1(z)), "ELU 本身"),
+        (lambda z, a: np.where(z > 0, 1.0, np.exp(z)), "漏乘了 α"),
+        (lambda z, a: np.where(z > 0, z, a * np.exp(z)), "恒为 1"),
+    ],
+)
+def test_elu_grad_diagnoses_each_mistake(wrong, message):
+    with pytest.raises(ExerciseError, match=message):
+        E.check_elu_grad(wrong)

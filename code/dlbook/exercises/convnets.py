@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from dlbook.conv import conv_output_size, convolve2d, corr2d
+from dlbook.conv import conv2d, conv_output_size, convolve2d, corr2d
 from dlbook.exercises import ExerciseError, compare_on_cases
 from dlbook.pooling import avg_pool2d, max_pool2d
 
@@ -218,9 +218,92 @@ def check_max_pool2d(fn):
     )
 
 
+def _conv1x1_cases(seed=0, n=6):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        c_in, c_out = rng.integers(2, 6, size=2)
+        if c_in == c_out:
+            c_out += 1  # 输入、输出通道数不同，才查得出转置错误
+        X = rng.normal(size=(2, *rng.integers(2, 6, size=2), c_in))
+        W = rng.normal(size=(1, 1, c_in, c_out))
+        cases.append((X, W, rng.normal(size=c_out)))
+    return cases
+
+
+def _conv1x1_ref(X, W, b):
+    return conv2d(X, W, b)
+
+
+def _diagnose_conv1x1(case, got, want):
+    X, W, b = case
+    if got.shape == want.shape and np.allclose(got, want - b):
+        return "少加了偏置 b：每个输出通道都要加上自己的 b[k]。"
+    if got.shape == want.shape[:-1] + (X.shape[-1],):
+        return "输出通道数不对：结果的最后一维应是 C_out = W.shape[-1]。"
+    return ""
+
+
+def check_conv1x1(fn):
+    """检查读者写的 1×1 卷积 ``fn(X, W, b)``（步长 1、不填充）。
+
+    X 形状 (批量大小, 高, 宽, C_in)，W 形状 (1, 1, C_in, C_out)，
+    b 形状 (C_out,)。
+
+    Raises:
+        ExerciseError: 说明哪个用例、错在哪里（漏了偏置、通道数不对……）。
+    """
+    return compare_on_cases(
+        fn,
+        _conv1x1_ref,
+        _conv1x1_cases(),
+        name="你的 conv1x1",
+        diagnose=_diagnose_conv1x1,
+    )
+
+
+def _elu_grad_ref(z, alpha):
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0)))
+
+
+def _diagnose_elu_grad(case, got, want):
+    z, alpha = case
+    neg, pos = z <= 0, z > 0
+    if got.shape != want.shape:
+        return "导数应与 z 同形状：逐元素计算。"
+    if np.allclose(got[neg], alpha * np.expm1(z[neg])):
+        return "负半轴写成了 ELU 本身 α(e^z − 1)，导数应是 α·e^z。"
+    if np.allclose(got[neg], np.exp(z[neg])) and alpha != 1:
+        return "负半轴漏乘了 α：导数是 α·e^z。"
+    if not np.allclose(got[pos], 1.0):
+        return "z > 0 时 ELU(z) = z，导数应恒为 1。"
+    return ""
+
+
+def check_elu_grad(fn):
+    """检查读者写的 ELU 导数 ``fn(z, alpha)``。
+
+    Raises:
+        ExerciseError: 说明哪个用例、错在哪里（写成了函数本身、漏乘 α……）。
+    """
+    rng = np.random.default_rng(0)
+    cases = [
+        (rng.normal(scale=3, size=50), alpha) for alpha in (1.0, 0.5, 2.0)
+    ]
+    return compare_on_cases(
+        fn,
+        _elu_grad_ref,
+        cases,
+        name="你的 elu_grad",
+        diagnose=_diagnose_elu_grad,
+    )
+
+
 __all__ = [
     "check_corr2d",
     "check_conv_output_size",
     "check_max_pool2d",
+    "check_conv1x1",
+    "check_elu_grad",
     "diagnose_output_size",
 ]

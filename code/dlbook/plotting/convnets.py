@@ -33,7 +33,15 @@ def _cell(ax, r, c, face, edge="#555555", ls="-", alpha=1.0, lw=0.8):
 
 
 def _draw_panel(
-    ax, real, kernel_cells, out_shape, out_cell, title, values=None
+    ax,
+    real,
+    kernel_cells,
+    out_shape,
+    out_cell,
+    title,
+    values=None,
+    kernel=None,
+    out_values=None,
 ):
     """画一幅“输入（含填充）→ 输出”示意图。
 
@@ -45,6 +53,8 @@ def _draw_panel(
         out_cell: 当前输出像素的 (行, 列)。
         title: 子图标题。
         values: 可选，与 real 同形状的数字，写在格子里。
+        kernel: 可选，与 kernel_cells 等长的核权重，以小字写在右上角。
+        out_values: 可选，形状 out_shape 的输出数值，写在输出格里。
     """
     H, W = real.shape
     for r in range(H):
@@ -62,8 +72,18 @@ def _draw_panel(
                     va="center",
                     fontsize=7,
                 )
-    for r, c in kernel_cells:
+    for m, (r, c) in enumerate(kernel_cells):
         _cell(ax, r, c, _KER, edge=_KER, alpha=0.4, lw=1.5)
+        if kernel is not None:
+            ax.text(
+                c + 0.93,
+                -r - 0.1,
+                f"×{kernel[m]:g}",
+                ha="right",
+                va="top",
+                fontsize=6,
+                color="#7f1d1d",
+            )
     off = W + 2
     top = (H - out_shape[0]) / 2
     for r in range(out_shape[0]):
@@ -79,6 +99,17 @@ def _draw_panel(
                     lw=0.8,
                 )
             )
+            if out_values is not None:
+                hi = (r, c) == tuple(out_cell)
+                ax.text(
+                    off + c + 0.5,
+                    -top - r - 0.5,
+                    f"{out_values[r, c]:g}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if hi else "black",
+                )
     ax.add_patch(
         FancyArrowPatch(
             (W + 0.3, -H / 2),
@@ -121,6 +152,8 @@ def draw_conv(
     pos=(0, 0),
     title=None,
     values=None,
+    kernel=None,
+    out_values=None,
 ):
     """画一次卷积（互相关）的示意图：输入、填充、核位置与输出。
 
@@ -134,6 +167,8 @@ def draw_conv(
         pos: 高亮的输出像素 (行, 列)。
         title: 子图标题；None 时自动生成。
         values: 可选，形状 (L, L) 的输入数值，写在格子里（填充处写 0）。
+        kernel: 可选，形状 (f, f) 的核权重，写在核覆盖的格子右上角。
+        out_values: 可选，形状 (输出边长, 输出边长) 的输出数值。
     """
     before, after = padding_amounts(L, f, stride, padding, dilation)
     P = L + before + after
@@ -155,7 +190,10 @@ def draw_conv(
         )
     if values is not None:
         values = np.pad(np.asarray(values), ((before, after),) * 2)
-    _draw_panel(ax, real, cells, (Lo, Lo), pos, title, values)
+    kvals = None if kernel is None else np.asarray(kernel).ravel()
+    _draw_panel(
+        ax, real, cells, (Lo, Lo), pos, title, values, kvals, out_values
+    )
 
 
 def draw_conv_transpose(ax, L, f, stride=1, pos=(0, 0), title=None):
@@ -473,3 +511,108 @@ def plot_causal_stack(panels):
             ax.spines[side].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def im2col_figure(X, K):
+    """画 im2col：每个感受野展平成矩阵的一行，核展平成一列，卷积 = 矩阵乘法。
+
+    Args:
+        X: 单通道输入，形状 (高, 宽)。
+        K: 卷积核，形状 (核高, 核宽)。
+
+    Returns:
+        ``(fig, rows, y)``：Figure、感受野矩阵（形状 (输出像素数, 核元素数)）
+        与乘积（形状 (输出像素数,)）。图中写的正是这两个数组的值。
+    """
+    use_chinese_font()
+    X, K = np.asarray(X, dtype=float), np.asarray(K, dtype=float)
+    fh, fw = K.shape
+    Ho, Wo = X.shape[0] - fh + 1, X.shape[1] - fw + 1
+    pos = [(i, j) for i in range(Ho) for j in range(Wo)]
+    rows = np.array([X[i : i + fh, j : j + fw].ravel() for i, j in pos])
+    y = rows @ K.ravel()
+    colors = plt.cm.Set2(np.linspace(0, 1, 8))[: len(pos)]
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+
+    def grid(x0, y0, M, face=None, fs=9):
+        for (r, c), v in np.ndenumerate(M):
+            fc = _IN if face is None else face[r]
+            if face is not None and np.ndim(fc) == 2:  # 逐格指定颜色
+                fc = fc[c]
+            ax.add_patch(
+                Rectangle(
+                    (x0 + c, y0 - r - 1),
+                    1,
+                    1,
+                    facecolor=fc,
+                    edgecolor="#555555",
+                    lw=0.8,
+                )
+            )
+            ax.text(
+                x0 + c + 0.5,
+                y0 - r - 0.5,
+                f"{v:g}",
+                ha="center",
+                va="center",
+                fontsize=fs,
+            )
+
+    grid(0, 0, X)
+    for m, (i, j) in enumerate(pos):  # 每个感受野一个彩色框
+        inset = 0.08 + 0.06 * m
+        ax.add_patch(
+            Rectangle(
+                (j + inset, -i - fh + inset),
+                fw - 2 * inset,
+                fh - 2 * inset,
+                fill=False,
+                edgecolor=colors[m],
+                lw=2,
+            )
+        )
+    x1 = X.shape[1] + 1.5
+    grid(x1, 0, rows, face=colors)
+    ax.text(
+        x1 + rows.shape[1] / 2,
+        0.6,
+        "感受野矩阵（每行一个位置）",
+        ha="center",
+        fontsize=9,
+    )
+    x2 = x1 + rows.shape[1] + 1.2
+    ax.text(
+        x2 - 0.6, -len(pos) / 2, "×", ha="center", va="center", fontsize=14
+    )
+    grid(x2, 0, K.reshape(-1, 1), face=[_KER + "55"] * K.size)
+    ax.text(x2 + 0.5, 0.6, "核展平", ha="center", fontsize=9)
+    x3 = x2 + 2.2
+    ax.text(
+        x3 - 0.6, -len(pos) / 2, "=", ha="center", va="center", fontsize=14
+    )
+    grid(x3, 0, y.reshape(-1, 1), face=colors)
+    ax.text(x3 + 0.5, 0.6, "输出", ha="center", fontsize=9)
+    x4 = x3 + 2.5
+    ax.add_patch(
+        FancyArrowPatch(
+            (x3 + 1.2, -len(pos) / 2),
+            (x4 - 0.2, -len(pos) / 2),
+            arrowstyle="-|>",
+            mutation_scale=12,
+            color="#444444",
+        )
+    )
+    grid(
+        x4,
+        -(len(pos) - Ho) / 2,
+        y.reshape(Ho, Wo),
+        face=[c for c in colors.reshape(Ho, Wo, 4)],
+    )
+    ax.text(
+        x4 + Wo / 2, 0.6, "变回 (输出高, 输出宽)", ha="center", fontsize=9
+    )
+    ax.set_xlim(-0.5, x4 + Wo + 0.5)
+    ax.set_ylim(-max(X.shape[0], len(pos)) - 0.5, 1.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig, rows, y
