@@ -43,17 +43,26 @@ CKPT_PATTERN = "epoch-{epoch:04d}.keras"
 PAUSE_MARK = "PAUSED"
 
 
-def reseed_dropout(model, seed: int, epoch: int) -> None:
-    """把模型中每个随机层（如 Dropout）的随机数状态设为 (种子, 轮次) 的函数。
-
-    Keras 不把 Dropout 的随机数状态存进检查点；不这样做，恢复后的
-    Dropout 掩码就与不中断时不同，最终权重也随之不同。
-    """
+def _reseed_dropout(model, seed, epoch):
+    # 每个随机层的生成器状态只取决于 (种子, 层序号, 轮次)
     for i, layer in enumerate(model._flatten_layers()):
         generator = getattr(layer, "seed_generator", None)
         if generator is not None:
             state = [seed * 100_003 + i, epoch * 1_000_003]
             generator.state.assign(np.array(state, dtype="int64"))
+
+
+def reseed_dropout(model, seed: int, epoch: int) -> None:
+    """把模型中每个随机层（如 Dropout）的随机数状态设为 (种子, 轮次) 的函数。
+
+    Keras 不把 Dropout 的随机数状态存进检查点；不这样做，恢复后的
+    Dropout 掩码就与不中断时不同，最终权重也随之不同。
+
+    注意：它用了 Keras 的私有方法 ``model._flatten_layers()``，并按
+    TensorFlow 后端的约定写入 int64 的状态；JAX 后端的种子状态是
+    uint32，需要相应改写。
+    """
+    _reseed_dropout(model, seed, epoch)
 
 
 def _pause(spec: str) -> None:

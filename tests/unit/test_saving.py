@@ -473,3 +473,17 @@ def test_lambda_layer_refused_by_safe_mode(tmp_path):
         load_model_safely(path)
     unsafe = load_model_safely(path, safe_mode=False)
     np.testing.assert_allclose(predict(unsafe, np.ones((1, 3))), 2.0)
+
+
+def test_plot_update_norms_draws_the_arrays():
+    from dlbook.plotting.saving import plot_update_norms
+
+    norms = {"完整恢复": [0.2, 0.1, 0.1], "只恢复权重": [0.6, 0.4, 0.3]}
+    fig = plot_update_norms(norms)
+    lines = fig.axes[0].get_lines()
+    assert [list(line.get_ydata()) for line in lines] == list(norms.values())
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="长度"):
+        plot_update_norms({"a": [1.0], "b": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="1 到 4"):
+        plot_update_norms({})

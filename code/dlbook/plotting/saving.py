@@ -54,3 +54,42 @@ def plot_loss_curves(curves: dict, *, resume_epoch=None, title=None):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_update_norms(norms: dict, *, title=None):
+    """画出恢复后最初若干步每一步参数更新量的范数 ``||Δθ||``。
+
+    Args:
+        norms: ``{图例: 每步的范数序列}``，至多 4 条，长度相同。
+        title: 图题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    from dlbook.plotting import use_chinese_font
+
+    if not norms or len(norms) > 4:
+        raise ValueError(f"norms 应有 1 到 4 条曲线，收到 {len(norms)} 条。")
+    lengths = {len(v) for v in norms.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"各条曲线的长度应相同，收到 {sorted(lengths)}。")
+    use_chinese_font()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "x")]
+    for (label, values), (ls, marker) in zip(
+        norms.items(), styles[: len(norms)], strict=True
+    ):
+        steps = np.arange(1, len(values) + 1)
+        ax.plot(steps, values, ls=ls, marker=marker, ms=5, label=label)
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(1, lengths.pop() + 1, 2))
+    ax.set_xlabel("恢复后的第几步")
+    ax.set_ylabel("这一步的参数更新量 ‖Δθ‖")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
