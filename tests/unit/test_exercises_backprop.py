@@ -209,3 +209,38 @@ def test_he_init():
         )
     with pytest.raises(ExerciseError, match="seed"):
         ex.check_he_init(lambda s, seed: _he(s, 0))
+
+
+# ---------------------------------------------------------------- 模块化的层
+
+
+class _Leaky:
+    def __init__(self, alpha=0.1, wrong=None):
+        self.alpha, self.wrong = alpha, wrong
+
+    def forward(self, X, training=False):
+        self.X = X
+        return np.where(X > 0, X, self.alpha * X)
+
+    def backward(self, dY):
+        if self.wrong == "identity":
+            return dY
+        if self.wrong == "relu":
+            return dY * (self.X > 0)
+        if self.wrong == "none":
+            return None
+        return dY * np.where(self.X > 0, 1.0, self.alpha)
+
+
+def test_check_layer():
+    from dlbook import layers
+
+    assert "通过" in ex.check_layer(_Leaky)
+    assert "通过" in ex.check_layer(lambda: layers.Activation("tanh"))
+    assert "通过" in ex.check_layer(lambda: layers.Dense(4, 3), n_in=4)
+    with pytest.raises(ExerciseError, match="原样返回了 dY"):
+        ex.check_layer(lambda: _Leaky(wrong="identity"))
+    with pytest.raises(ExerciseError, match="位置"):
+        ex.check_layer(lambda: _Leaky(wrong="relu"))
+    with pytest.raises(ExerciseError, match="return dX"):
+        ex.check_layer(lambda: _Leaky(wrong="none"))

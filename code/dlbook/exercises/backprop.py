@@ -424,3 +424,59 @@ def check_he_init(fn):
             "换一个 seed，权重却没有变：请用 seed 生成随机数。"
         )
     return "通过：形状、均值、标准差与偏置都符合 He 初始化。"
+
+
+# ---------------------------------------------------------------- 模块化的层
+
+
+def _numeric_dX(make_layer, X, dY, h=1e-6):
+    """数值梯度：f(X) = sum(dY * forward(X)) 对 X 的中心差分。"""
+    layer, d = make_layer(), np.zeros_like(X)
+    for idx in np.ndindex(X.shape):
+        Xp, Xm = X.copy(), X.copy()
+        Xp[idx] += h
+        Xm[idx] -= h
+        f_plus = (dY * layer.forward(Xp)).sum()
+        f_minus = (dY * layer.forward(Xm)).sum()
+        d[idx] = (f_plus - f_minus) / (2 * h)
+    return d
+
+
+def check_layer(make_layer, n_in=4):
+    """检查一个层对象的 ``backward``：与数值梯度比较 dX（推理模式）。
+
+    Args:
+        make_layer: 无参数的函数，每次返回一个新的层对象，它有
+            ``forward(X, training=False)`` 与 ``backward(dY)``。
+        n_in: 输入的特征数。
+    """
+    rng = np.random.default_rng(5)
+    cases = []
+    for m in (1, 3, 5):
+        X = rng.normal(size=(m, n_in))
+        X[np.abs(X) < 0.05] = 0.3  # 避开折点，差分才可靠
+        out = make_layer().forward(X)
+        cases.append((X, rng.normal(size=np.shape(out))))
+
+    def run(X, dY):
+        layer = make_layer()
+        layer.forward(X)
+        dX = layer.backward(dY)
+        if dX is None:
+            raise ExerciseError("backward 没有返回值：它应当 return dX。")
+        return dX
+
+    def diagnose(case, got, want):
+        X, dY = case
+        if got.shape == dY.shape and _close(got, dY):
+            return "backward 原样返回了 dY：忘了乘本层的局部导数。"
+        return ""
+
+    return compare_on_cases(
+        run,
+        lambda X, dY: _numeric_dX(make_layer, X, dY),
+        cases,
+        name="你的 backward 返回的 dX",
+        diagnose=diagnose,
+        atol=1e-5,
+    )
