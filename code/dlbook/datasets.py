@@ -5,7 +5,6 @@
 再把同一批样本写成 TFRecord 文件并读回。
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +59,21 @@ class Problem:
         return f"[{name}] {self.path}{detail}：{advice}。"
 
 
+def _write_image_tree(X, y, root, class_names):
+    from PIL import Image
+
+    counts = {}
+    for c, name in enumerate(class_names):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        counts[name] = 0
+        for i in np.flatnonzero(y == c):
+            # 文件名用原始序号，便于把图片追溯回数组中的样本
+            Image.fromarray(X[i], mode="L").save(folder / f"{i:05d}.png")
+            counts[name] += 1
+    return counts
+
+
 def write_image_tree(X, y, root, class_names=None) -> dict:
     """把图片数组写成“每类一个子文件夹”的 PNG 目录树。
 
@@ -76,8 +90,6 @@ def write_image_tree(X, y, root, class_names=None) -> dict:
     Returns:
         字典 {类别名: 写出的图片数}，每个类别都在其中（包括 0 张的类别）。
     """
-    from PIL import Image
-
     X = np.asarray(X)
     y = np.asarray(y)
     if X.ndim == 4 and X.shape[-1] == 1:
@@ -96,17 +108,7 @@ def write_image_tree(X, y, root, class_names=None) -> dict:
             f"标签最大为 {int(y.max())}，"
             f"但只给出 {len(class_names)} 个类别名。"
         )
-    root = Path(root)
-    counts = {}
-    for c, name in enumerate(class_names):
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        counts[name] = 0
-        for i in np.flatnonzero(y == c):
-            # 文件名用原始序号，便于把图片追溯回数组中的样本。
-            Image.fromarray(X[i], mode="L").save(folder / f"{i:05d}.png")
-            counts[name] += 1
-    return counts
+    return _write_image_tree(X, y, Path(root), class_names)
 
 
 def _check_image(path: Path) -> str:
@@ -122,6 +124,30 @@ def _check_image(path: Path) -> str:
     except Exception as err:  # PIL 对不同损坏抛出不同类型的异常
         return f"{type(err).__name__}: {err}"
     return ""
+
+
+def _check_tree(root):
+    problems = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):  # 隐藏文件不检查
+            continue
+        if entry.is_file():  # 根目录下的文件不属于任何类别
+            problems.append(Problem(entry.name, "stray_file"))
+            continue
+        n_images = 0
+        for path in sorted(entry.rglob("[!.]*")):
+            rel = path.relative_to(root).as_posix()
+            if path.is_dir():
+                continue
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                problems.append(Problem(rel, "non_image"))
+            elif error := _check_image(path):  # 真正解码一遍
+                problems.append(Problem(rel, "corrupt", error))
+            else:
+                n_images += 1
+        if n_images == 0:
+            problems.append(Problem(entry.name, "empty_class"))
+    return sorted(problems, key=lambda p: p.path)
 
 
 def check_image_tree(root) -> list:
@@ -146,34 +172,7 @@ def check_image_tree(root) -> list:
         raise FileNotFoundError(
             f"数据目录 {root} 不存在或不是文件夹；请检查路径。"
         )
-    problems = []
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        rel = entry.relative_to(root).as_posix()
-        if entry.is_file():
-            problems.append(Problem(rel, "stray_file"))
-            continue
-        n_images = 0
-        for dirpath, _, filenames in sorted(os.walk(entry)):
-            for fname in sorted(filenames):
-                if fname.startswith("."):
-                    continue
-                path = Path(dirpath) / fname
-                rel = path.relative_to(root).as_posix()
-                if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                    problems.append(Problem(rel, "non_image"))
-                    continue
-                error = _check_image(path)
-                if error:
-                    problems.append(Problem(rel, "corrupt", error))
-                else:
-                    n_images += 1
-        if n_images == 0:
-            problems.append(
-                Problem(entry.relative_to(root).as_posix(), "empty_class")
-            )
-    return sorted(problems, key=lambda p: p.path)
+    return _check_tree(root)
 
 
 def format_report(problems, root=None) -> str:
@@ -204,37 +203,64 @@ def normalize(images, labels):
     return tf.cast(images, tf.float32) / 255.0, labels
 
 
+def _optimize_pipeline(
+    ds, batch_size, normalize_pixels, shuffle, buffer_size, seed
+):
+    import tensorflow as tf
+
+    if normalize_pixels:
+        # 并行地做逐元素的预处理；map 放在 cache 之前，只计算一次
+        ds = ds.map(normalize, num_parallel_calls=tf.data.AUTOTUNE)
+    # 第一轮读盘、解码后把结果留在内存，以后各轮不再读文件
+    ds = ds.cache()
+    if shuffle:
+        # 在 cache 之后、分批之前打乱：每轮的顺序和每批的组成都不同
+        ds = ds.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    # 模型计算当前批次时，后台准备下一批
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
 def optimize_pipeline(
-    ds, batch_size=128, *, normalize_pixels=True, shuffle=False, seed=0
+    ds,
+    batch_size=128,
+    *,
+    normalize_pixels=True,
+    shuffle=False,
+    buffer_size=None,
+    seed=0,
 ):
     """给逐样本的 tf.data 数据集加上 map、cache、shuffle、batch、prefetch。
 
     Args:
         ds: 未分批的数据集，元素为 (图片, 标签)，图片形状 (高, 宽, 通道)；
-            已分批的数据集请先 ``ds.unbatch()``。
+            可用 ``image_dataset_from_directory(..., batch_size=None)``
+            得到，已分批的数据集请先 ``ds.unbatch()``。
         batch_size: 批量大小。
         normalize_pixels: 为 True 时先用 :func:`normalize` 缩放像素。
         shuffle: 为 True 时每轮重新打乱样本（只用于训练集）。
+        buffer_size: 打乱的缓冲区大小。只有不小于样本数时打乱才是均匀的；
+            默认 None 即取数据集的样本数（长度未知时要显式给出）。
         seed: 打乱用的随机种子，保证两次运行顺序相同。
 
     Returns:
         新的 ``tf.data.Dataset``，元素为一批 (图片, 标签)，图片形状
         (批量大小, 高, 宽, 通道)。
     """
-    import tensorflow as tf
-
-    if normalize_pixels:
-        # 并行地做逐元素的预处理；map 放在 cache 之前，只计算一次。
-        ds = ds.map(normalize, num_parallel_calls=tf.data.AUTOTUNE)
-    # 第一轮读盘、解码后把结果留在内存，以后各轮不再读文件。
-    ds = ds.cache()
-    if shuffle:
-        # 在 cache 之后、分批之前打乱：每轮的顺序和每批的组成都不同。
-        # 缓冲区不小于样本数，打乱才是均匀的。
-        ds = ds.shuffle(20_000, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    # 模型计算当前批次时，后台准备下一批。
-    return ds.prefetch(tf.data.AUTOTUNE)
+    if shuffle and buffer_size is None:
+        n = int(ds.cardinality())
+        if n < 0:
+            raise ValueError(
+                "数据集的样本数未知（例如经过了 unbatch 或 filter），"
+                "无法自动选择打乱的缓冲区；请传入 buffer_size，"
+                "不小于样本数时打乱才是均匀的。"
+            )
+        buffer_size = n
+    if batch_size < 1:
+        raise ValueError(f"batch_size 应为正整数，收到 {batch_size}。")
+    return _optimize_pipeline(
+        ds, int(batch_size), normalize_pixels, shuffle, buffer_size, seed
+    )
 
 
 def _example(image, label):
@@ -251,6 +277,16 @@ def _example(image, label):
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
+def _write_tfrecord(X, y, path):
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for image, label in zip(X, y, strict=True):
+            # 每个样本一条 tf.train.Example：PNG 字节串 + 整数标签
+            writer.write(_example(image, label).SerializeToString())
+    return len(X)
+
+
 def write_tfrecord(X, y, path) -> int:
     """把图片与标签写成一个 TFRecord 文件，图片以 PNG 无损编码。
 
@@ -262,8 +298,6 @@ def write_tfrecord(X, y, path) -> int:
     Returns:
         写入的样本数。
     """
-    import tensorflow as tf
-
     X = np.asarray(X)
     if X.ndim == 3:
         X = X[..., None]
@@ -274,10 +308,7 @@ def write_tfrecord(X, y, path) -> int:
         )
     if len(X) != len(y):
         raise ValueError(f"X 有 {len(X)} 个样本，y 却有 {len(y)} 个。")
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for image, label in zip(X, y, strict=True):
-            writer.write(_example(image, label).SerializeToString())
-    return len(X)
+    return _write_tfrecord(X, y, path)
 
 
 #: 解析 TFRecord 样本的特征描述：字段名、形状与类型。
@@ -285,6 +316,20 @@ FEATURES = {
     "image": "string",
     "label": "int64",
 }
+
+
+def _parse_example(serialized, image_shape):
+    import tensorflow as tf
+
+    spec = {
+        name: tf.io.FixedLenFeature([], getattr(tf, dtype))
+        for name, dtype in FEATURES.items()
+    }
+    ex = tf.io.parse_single_example(serialized, spec)
+    image = tf.io.decode_png(ex["image"], channels=image_shape[-1])
+    # decode_png 不知道图片的高和宽；分批需要静态形状，在这里声明并核对
+    image = tf.ensure_shape(image, image_shape)
+    return image, ex["label"]
 
 
 def parse_example(serialized, image_shape=(28, 28, 1)):
@@ -298,17 +343,18 @@ def parse_example(serialized, image_shape=(28, 28, 1)):
         ``(image, label)``：image 为 uint8 张量，形状 image_shape；
         label 为 int64 标量。
     """
+    return _parse_example(serialized, tuple(image_shape))
+
+
+def _read_tfrecord(path, image_shape):
     import tensorflow as tf
 
-    spec = {
-        name: tf.io.FixedLenFeature([], getattr(tf, dtype))
-        for name, dtype in FEATURES.items()
-    }
-    ex = tf.io.parse_single_example(serialized, spec)
-    image = tf.io.decode_png(ex["image"], channels=image_shape[-1])
-    # decode_png 不知道图片的高和宽；分批需要静态形状，在这里声明并核对。
-    image = tf.ensure_shape(image, image_shape)
-    return image, ex["label"]
+    ds = tf.data.TFRecordDataset(str(path))
+    return ds.map(
+        lambda s: _parse_example(s, image_shape),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,  # 并行解析，但保持文件中的顺序
+    )
 
 
 def read_tfrecord(path, image_shape=(28, 28, 1)):
@@ -317,16 +363,9 @@ def read_tfrecord(path, image_shape=(28, 28, 1)):
     Returns:
         ``tf.data.Dataset``，元素为 (图片, 标签)，图片形状 image_shape。
     """
-    import tensorflow as tf
-
     if not Path(path).is_file():
         raise FileNotFoundError(f"TFRecord 文件 {path} 不存在；请检查路径。")
-    ds = tf.data.TFRecordDataset(str(path))
-    return ds.map(
-        lambda s: parse_example(s, image_shape),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
+    return _read_tfrecord(path, tuple(image_shape))
 
 
 def write_labels_file(class_names, path) -> None:
@@ -347,19 +386,69 @@ def read_labels_file(path) -> list:
     return [line for line in lines if line.strip()]
 
 
+def _mnist_style(A, size, box):
+    # 以四条边的中位数估计背景：亮背景说明是白纸黑字，需要反相
+    border = np.concatenate([A[0], A[-1], A[:, 0], A[:, -1]])
+    if np.median(border) > 127:
+        A, border = 255 - A, 255 - border
+    A = np.clip(A - np.median(border), 0, None)  # 纸面的灰度不算笔画
+    ink = A > 0.2 * A.max()
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    A = A[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # 裁到笔画
+    h, w = A.shape  # 等比缩放，使长边为 box
+    new = (
+        max(1, round(w * box / max(h, w))),
+        max(1, round(h * box / max(h, w))),
+    )
+    D = np.asarray(_resize(A, new), dtype=np.float32)
+    # 按质心贴到 size×size 的黑色画布中央：MNIST 正是这样摆放数字的
+    cy, cx = (np.indices(D.shape) * D).reshape(2, -1).sum(1) / D.sum()
+    top = int(np.clip(round(size / 2 - cy), 0, size - D.shape[0]))
+    left = int(np.clip(round(size / 2 - cx), 0, size - D.shape[1]))
+    out = np.zeros((size, size), dtype=np.float32)
+    out[top : top + D.shape[0], left : left + D.shape[1]] = D
+    return np.clip(out * (255 / out.max()), 0, 255).astype(np.uint8)
+
+
+def _resize(A, new_size):
+    """用 Lanczos 插值把灰度数组缩放到 new_size = (宽, 高)。"""
+    from PIL import Image
+
+    image = Image.fromarray(A.astype(np.uint8))
+    return image.resize(new_size, Image.Resampling.LANCZOS)
+
+
+def read_gray(path):
+    """把图片读成 float32 灰度数组，先按 EXIF 方向信息把照片转正。
+
+    手机拍的 JPEG 常常把像素按传感器的方向存储，另在 EXIF 里记下
+    “应旋转 90°”；``Image.open`` 与 ``tf.image.decode_jpeg`` 都不会
+    自动旋转，不处理的话，竖着拍的数字会横着送进模型。
+    """
+    from PIL import Image, ImageOps
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"图片 {path} 不存在；请检查路径。")
+    with Image.open(path) as img:
+        img = ImageOps.exif_transpose(img)
+        return np.asarray(img.convert("L"), dtype=np.float32)
+
+
 def load_digit_image(path, size=28, box=20):
     """像 MNIST 那样预处理一张读者自己拍摄或绘制的数字图片。
 
     MNIST 的数字是黑底白字，笔画被缩放到 20×20 的方框内，再按质心
     放在 28×28 画布的中央。随手拍的照片往往是白纸黑字、数字偏在一边，
     直接缩放到 28×28 喂给模型，准确率会大打折扣。本函数依次做：
-    转灰度 → 若背景偏亮则反相 → 裁到笔画的外接框 → 等比缩放到
-    box×box 以内 → 按质心贴到 size×size 的黑色画布中央。
+    按 EXIF 转正（:func:`read_gray`）→ 转灰度 → 若背景偏亮则反相 →
+    裁到笔画的外接框 → 等比缩放到 box×box 以内 → 按质心贴到
+    size×size 的黑色画布中央。
 
     Args:
         path: 图片文件路径（PNG、JPEG 等 Pillow 能读的格式）。
         size: 输出图片的边长。
-        box: 笔画外接框缩放后的最大边长。
+        box: 笔画外接框缩放后的最大边长，不大于 size。
 
     Returns:
         uint8 数组，形状 (size, size)，黑底白字，取值 0–255。
@@ -368,39 +457,11 @@ def load_digit_image(path, size=28, box=20):
         FileNotFoundError: 文件不存在。
         ValueError: 图片中找不到任何笔画（整张图几乎是同一种颜色）。
     """
-    from PIL import Image
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"图片 {path} 不存在；请检查路径。")
-    with Image.open(path) as img:
-        A = np.asarray(img.convert("L"), dtype=np.float32)
-    # 以四条边上像素的中位数估计背景：亮背景说明是白纸黑字，需要反相。
-    border = np.concatenate([A[0], A[-1], A[:, 0], A[:, -1]])
-    if np.median(border) > 127:
-        A, border = 255 - A, 255 - border
-    # 减去背景亮度，纸面的灰度和噪点就不会被当成笔画。
-    A = np.clip(A - np.median(border), 0, None)
-    if A.max() == 0:
+    if not 1 <= box <= size:
+        raise ValueError(f"box 应在 1 到 size={size} 之间，收到 {box}。")
+    A = read_gray(path)
+    if np.ptp(A) < 1:
         raise ValueError(
             f"图片 {path} 中没有找到笔画；请确认数字与背景有明显反差。"
         )
-    ink = A > 0.2 * A.max()
-    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
-    A = A[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    h, w = A.shape
-    scale = box / max(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    digit = Image.fromarray(A.astype(np.uint8)).resize(
-        new, Image.Resampling.LANCZOS
-    )
-    D = np.asarray(digit, dtype=np.float32)
-    # 按质心居中：MNIST 正是这样摆放数字的。
-    total = D.sum()
-    cy = (D.sum(1) * np.arange(D.shape[0])).sum() / total
-    cx = (D.sum(0) * np.arange(D.shape[1])).sum() / total
-    top = int(np.clip(round(size / 2 - cy), 0, size - D.shape[0]))
-    left = int(np.clip(round(size / 2 - cx), 0, size - D.shape[1]))
-    out = np.zeros((size, size), dtype=np.float32)
-    out[top : top + D.shape[0], left : left + D.shape[1]] = D
-    return np.clip(out * (255 / out.max()), 0, 255).astype(np.uint8)
+    return _mnist_style(A, size, box)
