@@ -169,3 +169,39 @@ def test_optimize_pipeline_normalizes(digits):
     np.testing.assert_allclose(
         np.sort(images.ravel()), np.sort(X.ravel() / 255), rtol=1e-6
     )
+
+
+def test_shuffle_buffer_defaults_to_dataset_size(digits):
+    import tensorflow as tf
+
+    X, y = digits
+    ds = tf.data.Dataset.from_tensor_slices((X[..., None], np.arange(12)))
+    out = D.optimize_pipeline(ds, batch_size=12, shuffle=True, seed=1)
+    (labels,) = [lab.numpy() for _, lab in out]
+    # 缓冲区取全部 12 个样本：一批里恰好是全部样本的一个排列
+    assert sorted(labels) == list(range(12))
+    assert not np.array_equal(labels, np.arange(12))
+    unknown = ds.filter(lambda image, label: True)
+    with pytest.raises(ValueError, match="buffer_size"):
+        D.optimize_pipeline(unknown, shuffle=True)
+    # 显式给出缓冲区就可以
+    D.optimize_pipeline(unknown, shuffle=True, buffer_size=12)
+
+
+def test_read_gray_applies_exif_orientation(tmp_path):
+    from PIL import Image
+
+    A = np.zeros((30, 60), np.uint8)
+    A[:, :10] = 255  # 左边一条白带：转正后应在上方或下方
+    img = Image.fromarray(A)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # “顺时针旋转 90° 才是正的”
+    path = tmp_path / "phone.jpg"
+    img.save(path, exif=exif.tobytes(), quality=95)
+    with Image.open(path) as raw:
+        assert raw.size == (60, 30)  # Pillow 读出的是未旋转的像素
+    G = D.read_gray(path)
+    assert G.shape == (60, 30)
+    assert G[:10].mean() > 200 and G[-10:].mean() < 50
+    with pytest.raises(FileNotFoundError, match="不存在"):
+        D.read_gray(tmp_path / "nope.jpg")
