@@ -70,6 +70,7 @@ def setup(app):
     )
     app.connect("builder-inited", _add_static)
     app.connect("build-finished", html_fixes.name_sidebar_toggles)
+    app.connect("build-finished", html_fixes.trim_static)
     app.connect("build-finished", mathjax.on_build_finished)
     app.connect("build-finished", notebooks.on_build_finished)
     return {

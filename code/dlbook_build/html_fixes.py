@@ -8,7 +8,12 @@
    （:func:`name_sidebar_toggles`）。后两处是对生成的 HTML 做精确的字符串
    替换；若上游改了标记，替换会悄悄落空，所以每次都数一数：页面里有要修的
    结构却一处也没替换时，发出一条警告（构建用 ``-W``，于是构建失败）。
+3. 网站的分量（:func:`trim_static`）：主题随网站复制了 3 MB 多的 source
+   map（只供开发者工具调试主题的 JavaScript/CSS）与 46 种语言的界面翻译
+   （构建时已用过，页面不加载）；删去它们。
 """
+
+import shutil
 
 from pathlib import Path
 
@@ -81,3 +86,21 @@ def name_sidebar_toggles(app, exception) -> None:
             "请更新 dlbook_build/html_fixes.py。",
             _BARE_SUMMARY,
         )
+
+
+#: 网站语言；``_static/locales`` 中只保留它。
+SITE_LOCALE = "zh_CN"
+
+
+def trim_static(app, exception) -> None:
+    """删去页面不加载的 source map 与其他语言的界面翻译。"""
+    if exception is not None or app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    for path in static.rglob("*.map"):
+        path.unlink()
+    locales = static / "locales"
+    if locales.is_dir():
+        for lang in locales.iterdir():
+            if lang.name != SITE_LOCALE:
+                shutil.rmtree(lang, ignore_errors=True)

@@ -74,22 +74,3 @@ def test_cached_pages_write_notebooks_with_outputs(tmp_path, with_extension):
     else:
         # 对照组：myst-nb 原样写出没有输出的笔记本。
         assert code_outputs(tmp_path) == [(None, 0), (None, 0)]
-
-
-def test_dedupe_drops_only_repeated_inline_scripts():
-    """内容相同的第二段内联脚本被去掉；外部脚本与不同的内联脚本保留。"""
-    from types import SimpleNamespace as NS
-
-    from dlbook_build.html_fixes import dedupe_inline_scripts
-
-    def inline(body):
-        return NS(filename="", attributes={"body": body})
-
-    a, b = inline("const THEBE_JS_URL = 1"), inline("const X = 2")
-    ext1 = NS(filename="_static/a.js", attributes={})
-    ext2 = NS(filename="_static/a.js", attributes={"defer": "defer"})
-    context = {
-        "script_files": [a, ext1, inline(a.attributes["body"]), b, ext2]
-    }
-    dedupe_inline_scripts(None, "p", "page.html", context, None)
-    assert context["script_files"] == [a, ext1, b, ext2]

@@ -1,0 +1,65 @@
+"""dlbook_build.html_fixes：重复脚本、无障碍修正与网站瘦身。"""
+
+from types import SimpleNamespace as NS
+
+from dlbook_build import html_fixes
+
+
+def test_dedupe_drops_only_repeated_inline_scripts():
+    """内容相同的第二段内联脚本被去掉；外部脚本与不同的内联脚本保留。"""
+
+    def inline(body):
+        return NS(filename="", attributes={"body": body})
+
+    a, b = inline("const THEBE_JS_URL = 1"), inline("const X = 2")
+    ext1 = NS(filename="_static/a.js", attributes={})
+    ext2 = NS(filename="_static/a.js", attributes={"defer": "defer"})
+    context = {
+        "script_files": [a, ext1, inline(a.attributes["body"]), b, ext2]
+    }
+    html_fixes.dedupe_inline_scripts(None, "p", "page.html", context, None)
+    assert context["script_files"] == [a, ext1, b, ext2]
+
+
+def test_trim_static_removes_maps_and_other_locales(tmp_path):
+    static = tmp_path / "_static"
+    (static / "scripts").mkdir(parents=True)
+    (static / "scripts" / "a.js").write_text("x")
+    (static / "scripts" / "a.js.map").write_text("{}")
+    for lang in ("zh_CN", "de", "fr"):
+        (static / "locales" / lang).mkdir(parents=True)
+    app = NS(outdir=str(tmp_path), builder=NS(format="html"))
+    html_fixes.trim_static(app, None)
+    assert sorted(p.name for p in static.rglob("*")) == [
+        "a.js",
+        "locales",
+        "scripts",
+        "zh_CN",
+    ]
+    # 构建失败或不是 HTML 时不动文件。
+    (static / "b.css.map").write_text("{}")
+    html_fixes.trim_static(app, RuntimeError("构建失败"))
+    html_fixes.trim_static(
+        NS(outdir=str(tmp_path), builder=NS(format="latex")), None
+    )
+    assert (static / "b.css.map").exists()
+
+
+def test_citation_roles_are_removed_and_a_changed_markup_warns(caplog):
+    body = (
+        '<div role="list" class="citation-list">'
+        '<div class="citation" role="doc-biblioentry">x</div></div>'
+    )
+    context = {"body": body}
+    html_fixes.fix_citation_roles(None, "p", "page.html", context, None)
+    assert 'role="list"' not in context["body"]
+    assert "doc-biblioentry" not in context["body"]
+    changed = {"body": '<section class="citation-list">x</section>'}
+    warnings = []
+    original = html_fixes.logger.warning
+    html_fixes.logger.warning = lambda msg, *a: warnings.append(msg % a)
+    try:
+        html_fixes.fix_citation_roles(None, "p", "page.html", changed, None)
+    finally:
+        html_fixes.logger.warning = original
+    assert warnings and "docutils 变了" in warnings[0]
