@@ -177,7 +177,7 @@ def _softmax_cross_entropy(Z, Y):
     log_sum = np.log(np.exp(Z_shift).sum(axis=1, keepdims=True))
     log_p = Z_shift - log_sum  # log softmax，不会溢出
     loss = -(Y * log_p).sum(axis=1).mean()  # 对批量取平均
-    Delta = np.exp(log_p) - Y  # 每行一个样本的 δ^[L] = ŷ - y
+    Delta = np.exp(log_p) - Y  # 每行一个样本的 δ^[L] = y_hat - y
     return float(loss), Delta
 
 

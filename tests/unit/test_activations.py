@@ -179,3 +179,22 @@ def test_rrelu_keras_layer_train_vs_inference():
     assert A.make_rrelu_layer() is A.RReLU  # 类只构造一次
     cfg = layer.get_config()
     assert (cfg["lower"], cfg["upper"], cfg["seed"]) == (1 / 8, 1 / 3, 3)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "linear"])
+def test_derivative_matches_gradient_tape_including_zero(name):
+    """导数与 TensorFlow 自动微分一致，包括 ReLU 在 z = 0 处取 0 的约定。"""
+    import tensorflow as tf
+
+    fns = {
+        "relu": tf.nn.relu,
+        "sigmoid": tf.sigmoid,
+        "tanh": tf.tanh,
+        "linear": tf.identity,
+    }
+    z = np.array([-3.0, -0.5, 0.0, 0.5, 3.0])
+    z_tf = tf.Variable(z)
+    with tf.GradientTape() as tape:
+        a = fns[name](z_tf)
+    _, g_grad = A.get(name)
+    np.testing.assert_allclose(g_grad(z), tape.gradient(a, z_tf).numpy())

@@ -277,3 +277,46 @@ def test_init_params_is_deterministic():
         np.array_equal(p["W"], q["W"]) for p, q in zip(a, b, strict=True)
     )
     assert not np.array_equal(a[0]["W"], c[0]["W"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(networks())
+def test_layer_deltas_are_what_backward_uses(net):
+    """Δ^[l] 与 backward 一致：dW = Δ^T A^[l-1] / m，db = Δ 的列均值。"""
+    params, X, y, acts, loss = net
+    deltas = mlp.layer_deltas(params, X, y, acts, loss)
+    _, grads = mlp.loss_and_grads(params, X, y, acts, loss)
+    _, cache = mlp.forward(X, params, acts)
+    for D, (A_prev, _), g in zip(deltas, cache, grads, strict=True):
+        np.testing.assert_allclose(D.T @ A_prev / len(X), g["W"], atol=1e-12)
+        np.testing.assert_allclose(D.mean(axis=0), g["b"], atol=1e-12)
+    norms = mlp.layer_delta_norms(params, X, y, acts, loss)
+    np.testing.assert_allclose(
+        norms, [np.linalg.norm(D, axis=1).mean() for D in deltas]
+    )
+
+
+def test_delta_norms_vanish_with_sigmoid_not_with_he_relu():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((64, 30)), rng.integers(0, 5, size=64)
+    sizes = [30] + [40] * 8 + [5]
+    sig = mlp.layer_delta_norms(
+        mlp.init_params(sizes, seed=0), X, y, ["sigmoid"] * 8 + ["linear"]
+    )
+    assert sig[0] / sig[-1] < 0.25**6  # 每层约缩小到 1/4
+    he = mlp.init_params(sizes, seed=0)
+    for p in he:
+        p["W"] = rng.normal(0, np.sqrt(2 / p["W"].shape[1]), p["W"].shape)
+    relu = mlp.layer_delta_norms(he, X, y, ["relu"] * 8 + ["linear"])
+    assert 0.2 < relu[0] / relu[-2] < 5
+
+
+def test_public_functions_reject_bad_arguments():
+    params = mlp.init_params([3, 2], seed=0)
+    with pytest.raises(ValueError, match="梯度却有"):
+        mlp.sgd_step(params, [], 0.1)
+    X, y = np.zeros((4, 3)), np.zeros(4, int)
+    with pytest.raises(ValueError, match="排列"):
+        mlp.sgd_epoch(params, X, y, ["linear"], 0.1, 2, order=[0, 0, 1, 2])
+    with pytest.raises(ValueError, match="未知的损失函数"):
+        mlp.tf_loss_and_grads(params, X, y, ["linear"], loss="hinge")
