@@ -232,3 +232,9 @@ def test_layer_config_checker_names_the_missing_argument():
     cls = make_layer(["units", "activation"])
     with pytest.raises(ExerciseError, match="scale"):
         check_layer_config(cls)
+
+
+def test_reference_scaled_layer_passes():
+    from dlbook.exercises.saving import reference_scaled_layer
+
+    assert "通过" in check_layer_config(reference_scaled_layer())

@@ -291,3 +291,30 @@ def check_layer_config(layer_cls, *, seed=0) -> str:
             "读回的模型输出与原模型不同：某个参数在重建时没有用上。"
         )
     return "通过：配置完整，存成 .keras 再读回后输出相同。"
+
+
+def reference_scaled_layer():
+    """参考答案：``get_config`` 写全了构造参数的 ``Scaled`` 层（类本身）。"""
+    import keras
+
+    class Scaled(keras.layers.Layer):
+        def __init__(self, units, scale=1.0, activation=None, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.scale = units, scale
+            self.activation = keras.activations.get(activation)
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units))
+
+        def call(self, x):
+            return self.activation(self.scale * (x @ self.w))
+
+        def get_config(self):
+            return {
+                **super().get_config(),
+                "units": self.units,
+                "scale": self.scale,
+                "activation": keras.activations.serialize(self.activation),
+            }
+
+    return Scaled
