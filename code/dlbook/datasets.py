@@ -5,6 +5,7 @@
 再把同一批样本写成 TFRecord 文件并读回。
 """
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,16 @@ _ADVICE = {
         "文件不在类别文件夹中",
         "按文件夹推断标签时 Keras 会忽略它；请把它移入所属类别的子文件夹",
     ),
+    "imbalance": (
+        "类别不均衡",
+        "模型会偏向多数类，总准确率也会掩盖少数类上的失败；请为少数类"
+        "补充数据，或在 fit 中传 class_weight，并逐类查看准确率",
+    ),
+    "leak": (
+        "跨划分的重复图片",
+        "同一张（或几乎相同的）图片同时出现在两个划分里，评估会偏乐观；"
+        "请从评估用的划分中删除它，并检查划分方式（例如按拍摄者分组划分）",
+    ),
 }
 
 
@@ -44,7 +55,8 @@ class Problem:
     Attributes:
         path: 出问题的文件或文件夹（相对于数据根目录）。
         kind: 问题类型：``"non_image"``、``"corrupt"``、
-            ``"empty_class"`` 或 ``"stray_file"``。
+            ``"empty_class"``、``"stray_file"``、``"imbalance"``
+            或 ``"leak"``。
         detail: 具体原因，例如图片解码器给出的错误信息。
     """
 
@@ -150,16 +162,48 @@ def _check_tree(root):
     return sorted(problems, key=lambda p: p.path)
 
 
-def check_image_tree(root) -> list:
+def class_counts(root) -> dict:
+    """每个类别文件夹中（能被识别为图片的）文件数，按文件夹名排序。"""
+    root = Path(root)
+    return {
+        d.name: sum(
+            f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+            for f in d.rglob("[!.]*")
+        )
+        for d in sorted(root.iterdir())
+        if d.is_dir() and not d.name.startswith(".")
+    }
+
+
+def _imbalance(counts, max_ratio):
+    present = {k: v for k, v in counts.items() if v > 0}
+    if len(present) < 2:
+        return []
+    most = max(present, key=present.get)
+    # 少于最多那一类的 1/max_ratio，就算少数类
+    return [
+        Problem(
+            name,
+            "imbalance",
+            f"{n} 张，而 {most} 有 {present[most]} 张",
+        )
+        for name, n in present.items()
+        if n * max_ratio < present[most]
+    ]
+
+
+def check_image_tree(root, max_ratio=3.0) -> list:
     """在训练之前扫描图片目录树，找出会让训练出错或悄悄出错的文件。
 
-    检查四类问题：扩展名不是图片的文件（non_image）、扩展名是图片却
-    无法解码的文件（corrupt）、没有任何图片的类别文件夹（empty_class），
-    以及直接放在根目录、不属于任何类别的文件（stray_file）。
+    检查五类问题：扩展名不是图片的文件（non_image）、扩展名是图片却
+    无法解码的文件（corrupt）、没有任何图片的类别文件夹（empty_class）、
+    直接放在根目录、不属于任何类别的文件（stray_file），以及图片数
+    不到最多那一类的 1/max_ratio 的类别（imbalance）。
     隐藏文件（以 ``.`` 开头）不检查。
 
     Args:
         root: 数据根目录，其中每个子文件夹是一个类别。
+        max_ratio: 类别不均衡的阈值。
 
     Returns:
         :class:`Problem` 的列表，按路径排序；为空表示没有发现问题。
@@ -172,7 +216,96 @@ def check_image_tree(root) -> list:
         raise FileNotFoundError(
             f"数据目录 {root} 不存在或不是文件夹；请检查路径。"
         )
-    return _check_tree(root)
+    problems = _check_tree(root)
+    # 空的类别（包括只剩坏文件的）已经单独报告，不再算进不均衡
+    empty = {p.path for p in problems if p.kind == "empty_class"}
+    counts = {k: v for k, v in class_counts(root).items() if k not in empty}
+    problems += _imbalance(counts, max_ratio)
+    return sorted(problems, key=lambda p: p.path)
+
+
+def _thumbnails(root, size):
+    from PIL import Image
+
+    root = Path(root)
+    paths, digests, vecs = [], [], []
+    for path in sorted(root.rglob("[!.]*")):
+        if path.suffix.lower() not in IMAGE_EXTENSIONS or _check_image(path):
+            continue
+        with Image.open(path) as img:
+            pixels = np.asarray(img.convert("L"))
+            thumb = img.convert("L").resize((size, size))
+        paths.append(path.relative_to(root).as_posix())
+        digests.append(hashlib.sha256(pixels.tobytes()).hexdigest())
+        v = np.asarray(thumb, np.float32).ravel()
+        v -= v.mean()  # 减去均值、除以长度：整体变亮变暗不影响相关系数
+        vecs.append(v / (np.linalg.norm(v) or 1.0))
+    return paths, digests, np.array(vecs).reshape(len(paths), size * size)
+
+
+def _leaks(a, b, min_corr):
+    # 像素完全相同的是精确重复；缩略图相关系数很高的是近似重复
+    (pa, da, va), (pb, db, vb) = a, b
+    corr = vb @ va.T
+    found = []
+    for i, j in zip(*np.nonzero(corr >= min_corr), strict=True):
+        exact = db[i] == da[j]
+        found.append(
+            (
+                pb[i],
+                pa[j],
+                "像素完全相同"
+                if exact
+                else f"缩略图的相关系数 {corr[i, j]:.3f}",
+            )
+        )
+    return found
+
+
+def find_leaks(splits, min_corr=0.99, size=32):
+    """找出同时出现在两个划分里的相同或几乎相同的图片（数据泄漏）。
+
+    每张图片缩成 size×size 的灰度缩略图，减去均值、归一化成单位向量；
+    两张缩略图的内积就是它们的相关系数，亮度整体变化不影响它。
+    像素完全相同的图片由 SHA-256 认出，相关系数不低于 min_corr 的算作
+    近似重复（例如重新压缩、调过亮度、加了轻微噪声的副本）。平移或
+    裁剪过的副本相关系数会明显下降，这里查不出来。
+
+    Args:
+        splits: 字典 {划分名: 根目录}，如 ``{"train": ..., "test": ...}``。
+        min_corr: 近似重复的相关系数阈值。阈值太低会把写法相近的不同
+            数字也当成重复，应在干净的数据上看一看最高的相关系数再定。
+        size: 缩略图边长。
+
+    Returns:
+        :class:`Problem` 的列表（kind 为 ``"leak"``），路径写成
+        ``划分/相对路径``，detail 给出另一个划分中的那张图片。
+    """
+    if len(splits) < 2:
+        raise ValueError(
+            f"至少要两个划分才能检查泄漏，收到 {list(splits)}；"
+            "例如 {'train': 训练目录, 'test': 测试目录}。"
+        )
+    thumbs = {name: _thumbnails(root, size) for name, root in splits.items()}
+    names = list(splits)
+    problems = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            for path_b, path_a, how in _leaks(thumbs[a], thumbs[b], min_corr):
+                problems.append(
+                    Problem(f"{b}/{path_b}", "leak", f"与 {a}/{path_a} {how}")
+                )
+    return sorted(problems, key=lambda p: p.path)
+
+
+def max_cross_corr(splits, size=32):
+    """两个划分之间每张图片与另一划分最相似图片的相关系数，用来选阈值。
+
+    Returns:
+        一维数组：第二个划分中每张图片与第一个划分的最大相关系数。
+    """
+    (_, _, va), (_, _, vb) = (_thumbnails(r, size) for r in splits.values())
+    return (vb @ va.T).max(axis=1)
 
 
 def format_report(problems, root=None) -> str:

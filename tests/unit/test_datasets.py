@@ -205,3 +205,46 @@ def test_read_gray_applies_exif_orientation(tmp_path):
     assert G[:10].mean() > 200 and G[-10:].mean() < 50
     with pytest.raises(FileNotFoundError, match="不存在"):
         D.read_gray(tmp_path / "nope.jpg")
+
+
+def test_find_leaks_exact_and_near_copies(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    # 平滑的随机图片：彼此差别很大，相关系数远低于阈值
+    X = rng.integers(0, 256, (8, 6, 6)).astype(np.uint8)
+    X = np.kron(X, np.ones((5, 5), np.uint8))
+    y = np.arange(8) % 2
+    D.write_image_tree(X[:6], y[:6], tmp_path / "train")
+    D.write_image_tree(X[6:], y[6:], tmp_path / "test")
+    splits = {"train": tmp_path / "train", "test": tmp_path / "test"}
+    assert D.find_leaks(splits) == []
+    assert D.max_cross_corr(splits).max() < 0.99
+    src = tmp_path / "train" / "0" / "00000.png"
+    (tmp_path / "test" / "0" / "copy.png").write_bytes(src.read_bytes())
+    darker = (np.asarray(Image.open(src)) * 0.7).astype(np.uint8)
+    Image.fromarray(darker).save(tmp_path / "test" / "1" / "darker.png")
+    leaks = D.find_leaks(splits)
+    assert [p.path for p in leaks] == ["test/0/copy.png", "test/1/darker.png"]
+    assert "像素完全相同" in leaks[0].detail
+    assert (
+        "相关系数" in leaks[1].detail
+        and "train/0/00000.png" in leaks[1].detail
+    )
+    assert "评估会偏乐观" in leaks[0].message()
+    with pytest.raises(ValueError, match="两个划分"):
+        D.find_leaks({"train": tmp_path / "train"})
+
+
+def test_checker_reports_class_imbalance(tmp_path, digits):
+    X, y = digits
+    X = np.concatenate([X] * 3)
+    y = np.concatenate([y] * 3)  # 每类 12 张
+    keep = np.ones(len(y), bool)
+    keep[np.flatnonzero(y == 2)[3:]] = False  # 类别 2 只留 3 张
+    counts = D.write_image_tree(X[keep], y[keep], tmp_path)
+    assert D.class_counts(tmp_path) == counts == {"0": 12, "1": 12, "2": 3}
+    problems = D.check_image_tree(tmp_path)
+    assert [(p.path, p.kind) for p in problems] == [("2", "imbalance")]
+    assert "class_weight" in problems[0].message()
+    assert D.check_image_tree(tmp_path, max_ratio=5) == []

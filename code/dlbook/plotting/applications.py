@@ -223,3 +223,35 @@ def show_images(images, titles, ncols=8, title=None, cmap="gray_r", size=1.1):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_schedule(schedule, total_steps, steps_per_epoch=None, title=None):
+    """画学习率调度：横轴为训练步数，纵轴为学习率。
+
+    Args:
+        schedule: 可调用对象，``schedule(step)`` 返回该步的学习率，
+            如 :func:`dlbook.models.cosine_schedule` 的返回值。
+        total_steps: 总步数。
+        steps_per_epoch: 给出时在每轮的边界画淡竖线。
+        title: 图的标题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    use_chinese_font()
+    steps = np.arange(total_steps + 1)
+    lr = np.array([float(schedule(int(s))) for s in steps])
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    ax.plot(steps, lr)
+    if steps_per_epoch:
+        for s in range(steps_per_epoch, total_steps, steps_per_epoch):
+            ax.axvline(s, color="0.85", lw=0.6, zorder=0)
+    ax.set_xlabel("训练步数")
+    ax.set_ylabel("学习率")
+    ax.grid(alpha=0.3, axis="y")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
