@@ -147,3 +147,58 @@ def test_grad_norms_plots_deltas_and_optional_weight_panel():
     fig = plot_grad_norms(d, {"sigmoid": np.ones(3), "ReLU": np.ones(3)})
     assert len(fig.axes) == 2 and "W" in fig.axes[1].get_ylabel()
     plt.close("all")
+
+
+def _convnets_figures():
+    """卷积部分每个画图函数各画一张小图。"""
+    import dlbook.plotting.convnets as cp
+
+    plotting.use_chinese_font()
+    X = np.arange(9.0).reshape(3, 3)
+    K = np.array([[0.0, 1.0], [2.0, 3.0]])
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    cp.draw_conv(ax, 3, 2, values=X, kernel=K, out_values=X[:2, :2])
+    yield fig
+    yield cp.conv_arithmetic_figure(
+        [
+            dict(L=4, f=3),
+            dict(L=5, f=3, padding="same"),
+            dict(kind="transpose", L=2, f=3),
+        ],
+        ncols=3,
+        width=5,
+    )
+    yield cp.tiled_assignment_figure()
+    z = np.linspace(-2, 2, 5)
+    yield cp.plot_curves(z, [("a", {"x": z}), ("b", {"y": (z, z + 1)})], "g")
+    yield cp.plot_maps(
+        [[X, X, X, X, X]],
+        col_titles=list("abcde"),
+        row_titles=["行"],
+        annotate=True,
+        size=3,
+    )
+    yield cp.plot_receptive_field(np.arange(1, 4), {"a": [3, 5, 7]})
+    yield cp.plot_kernel_learning({"a": [1.0, 0.1]}, np.zeros((2, 2, 2)), K)
+    yield cp.plot_causal_stack([("a", np.ones((3, 8), bool))] * 2)
+    yield cp.im2col_figure(X, K)[0]
+
+
+def test_convnets_figures_are_readable_at_page_width():
+    """卷积部分的图：宽不超过 8 英寸，所有文字不小于 12 磅。"""
+    for fig in _convnets_figures():
+        assert fig.get_size_inches()[0] <= 8 + 1e-9
+        fig.canvas.draw()
+        sizes = [t.get_fontsize() for t in _texts(fig) if t.get_text()]
+        for ax in fig.axes:
+            sizes += [ax.title.get_fontsize()] if ax.get_title() else []
+            if ax.axison:
+                sizes += [t.get_fontsize() for t in ax.get_xticklabels()]
+                sizes += [t.get_fontsize() for t in ax.get_yticklabels()]
+                sizes += [ax.xaxis.label.get_fontsize()]
+            if ax.get_legend():
+                sizes += [
+                    t.get_fontsize() for t in ax.get_legend().get_texts()
+                ]
+        assert min(sizes) >= 12, min(sizes)
+        plt.close(fig)

@@ -13,6 +13,17 @@ from dlbook.conv import conv_output_size, padding_amounts
 from dlbook.plotting import use_chinese_font
 
 _IN, _PAD, _KER = "#cfe2f3", "white", "#1f4e79"
+#: 图宽不超过 MAX_WIDTH 英寸（约正文宽度），图中文字不小于 FONT 磅，
+#: 这样按正文宽度显示时，图中的字不比正文小。
+MAX_WIDTH, FONT = 8.0, 12
+_RC = {
+    "font.size": FONT,
+    "axes.titlesize": FONT,
+    "axes.labelsize": FONT,
+    "xtick.labelsize": FONT,
+    "ytick.labelsize": FONT,
+    "legend.fontsize": FONT,
+}
 _OUT, _OUT_HI = "#d9ead3", "#38761d"
 
 
@@ -53,7 +64,7 @@ def _draw_panel(
         out_cell: 当前输出像素的 (行, 列)。
         title: 子图标题。
         values: 可选，与 real 同形状的数字，写在格子里。
-        kernel: 可选，与 kernel_cells 等长的核权重，以小字写在右上角。
+        kernel: 可选，形状 (核高, 核宽) 的核权重，画在输出右边。
         out_values: 可选，形状 out_shape 的输出数值，写在输出格里。
     """
     H, W = real.shape
@@ -70,20 +81,10 @@ def _draw_panel(
                     f"{values[r, c]:g}",
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=FONT,
                 )
-    for m, (r, c) in enumerate(kernel_cells):
+    for r, c in kernel_cells:
         _cell(ax, r, c, _KER, edge=_KER, alpha=0.4, lw=1.5)
-        if kernel is not None:
-            ax.text(
-                c + 0.93,
-                -r - 0.1,
-                f"×{kernel[m]:g}",
-                ha="right",
-                va="top",
-                fontsize=6,
-                color="#7f1d1d",
-            )
     off = W + 2
     top = (H - out_shape[0]) / 2
     for r in range(out_shape[0]):
@@ -107,7 +108,7 @@ def _draw_panel(
                     f"{out_values[r, c]:g}",
                     ha="center",
                     va="center",
-                    fontsize=8,
+                    fontsize=FONT,
                     color="white" if hi else "black",
                 )
     ax.add_patch(
@@ -119,11 +120,29 @@ def _draw_panel(
             color="#444444",
         )
     )
-    ax.set_xlim(-0.5, off + out_shape[1] + 0.5)
+    right = off + out_shape[1]
+    if kernel is not None:  # 核的权重单独画成一个小网格，放在输出右边
+        k = np.asarray(kernel)
+        k0 = right + 1
+        for (r, c), v in np.ndenumerate(k):
+            _cell(ax, r + top, k0 + c, _KER, edge=_KER, alpha=0.4, lw=1.5)
+            ax.text(
+                k0 + c + 0.5,
+                -top - r - 0.5,
+                f"{v:g}",
+                ha="center",
+                va="center",
+                fontsize=FONT,
+            )
+        ax.text(
+            k0 + k.shape[1] / 2, -top + 0.3, "核", ha="center", fontsize=FONT
+        )
+        right = k0 + k.shape[1]
+    ax.set_xlim(-0.5, right + 0.5)
     ax.set_ylim(-max(H, out_shape[0] + top) - 0.5, 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=FONT)
 
 
 def padding_name(padding, f):
@@ -167,7 +186,7 @@ def draw_conv(
         pos: 高亮的输出像素 (行, 列)。
         title: 子图标题；None 时自动生成。
         values: 可选，形状 (L, L) 的输入数值，写在格子里（填充处写 0）。
-        kernel: 可选，形状 (f, f) 的核权重，写在核覆盖的格子右上角。
+        kernel: 可选，形状 (f, f) 的核权重，画在输出右边。
         out_values: 可选，形状 (输出边长, 输出边长) 的输出数值。
     """
     before, after = padding_amounts(L, f, stride, padding, dilation)
@@ -190,7 +209,7 @@ def draw_conv(
         )
     if values is not None:
         values = np.pad(np.asarray(values), ((before, after),) * 2)
-    kvals = None if kernel is None else np.asarray(kernel).ravel()
+    kvals = None if kernel is None else np.asarray(kernel)
     _draw_panel(
         ax, real, cells, (Lo, Lo), pos, title, values, kvals, out_values
     )
@@ -214,7 +233,8 @@ def draw_conv_transpose(ax, L, f, stride=1, pos=(0, 0), title=None):
     _draw_panel(ax, real, cells, (Lo, Lo), pos, title)
 
 
-def conv_arithmetic_figure(configs, ncols=None, width=3.4, height=3.0):
+@plt.rc_context(_RC)
+def conv_arithmetic_figure(configs, ncols=None, width=4.0, height=3.4):
     """把若干卷积算术示意图排成一行或多行。
 
     Args:
@@ -227,7 +247,8 @@ def conv_arithmetic_figure(configs, ncols=None, width=3.4, height=3.0):
     """
     use_chinese_font()
     n = len(configs)
-    ncols = ncols or n
+    ncols = ncols or max(1, min(n, int(MAX_WIDTH // width)))
+    width = min(width, MAX_WIDTH / ncols)  # 整张图不超过正文宽度
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False
@@ -245,6 +266,7 @@ def conv_arithmetic_figure(configs, ncols=None, width=3.4, height=3.0):
     return fig
 
 
+@plt.rc_context(_RC)
 def tiled_assignment_figure(out_size=6, tiles=(1, 2, 3)):
     """画出平铺卷积中每个输出位置由哪一个卷积核负责。
 
@@ -257,7 +279,7 @@ def tiled_assignment_figure(out_size=6, tiles=(1, 2, 3)):
     """
     use_chinese_font()
     cmap = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(1, len(tiles), figsize=(3.0 * len(tiles), 3.3))
+    fig, axes = plt.subplots(1, len(tiles), figsize=(2.6 * len(tiles), 3.0))
     for ax, t in zip(np.atleast_1d(axes), tiles, strict=True):
         for r in range(out_size):
             for c in range(out_size):
@@ -269,18 +291,19 @@ def tiled_assignment_figure(out_size=6, tiles=(1, 2, 3)):
                     f"{k + 1}",
                     ha="center",
                     va="center",
-                    fontsize=8,
+                    fontsize=FONT,
                 )
         ax.set_xlim(-0.2, out_size + 0.2)
         ax.set_ylim(-out_size - 0.2, 0.2)
         ax.set_aspect("equal")
         ax.axis("off")
         name = "普通卷积" if t == 1 else "平铺卷积"
-        ax.set_title(f"{name}（t = {t}，{t * t} 个核）", fontsize=10)
+        ax.set_title(f"{name}（t = {t}，{t * t} 个核）", fontsize=FONT)
     fig.tight_layout()
     return fig
 
 
+@plt.rc_context(_RC)
 def plot_curves(z, panels, ylabel, title=None):
     """在并排的子图中画若干函数曲线。
 
@@ -295,7 +318,9 @@ def plot_curves(z, panels, ylabel, title=None):
         Matplotlib 的 Figure。
     """
     use_chinese_font()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(MAX_WIDTH / len(panels) * len(panels), 3.8)
+    )
     styles = ["-", "--", "-.", ":", (0, (5, 1, 1, 1))]
     for ax, (name, curves) in zip(np.atleast_1d(axes), panels, strict=True):
         k = 0
@@ -313,13 +338,14 @@ def plot_curves(z, panels, ylabel, title=None):
         ax.set_ylabel(ylabel)
         ax.set_title(name)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=9)
+        ax.legend(fontsize=FONT)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
+@plt.rc_context(_RC)
 def plot_maps(
     maps,
     row_titles=None,
@@ -352,6 +378,7 @@ def plot_maps(
     use_chinese_font()
     nrows, ncols = len(maps), max(len(row) for row in maps)
     left = 0.5 if row_titles else 0.0
+    size = min(size, (MAX_WIDTH - 0.3 - left) / ncols)  # 不超过正文宽度
     fig, axes = plt.subplots(
         nrows,
         ncols,
@@ -365,7 +392,7 @@ def plot_maps(
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0 and col_titles:
-                ax.set_title(col_titles[c], fontsize=9)
+                ax.set_title(col_titles[c], fontsize=FONT)
             if c == 0 and row_titles:
                 # 用文字而非 ylabel：该格留白（关闭坐标轴）时标题仍可见
                 # 纯中文标题竖排（逐字换行），否则旋转 90°
@@ -379,7 +406,7 @@ def plot_maps(
                     rotation=0 if cjk else 90,
                     ha="right",
                     va="center",
-                    fontsize=9,
+                    fontsize=FONT,
                     linespacing=1.1,
                 )
             if M is None:
@@ -401,7 +428,7 @@ def plot_maps(
                         f"{val:.0f}",
                         ha="center",
                         va="center",
-                        fontsize=7,
+                        fontsize=FONT,
                         color=color,
                     )
     if title:
@@ -410,6 +437,7 @@ def plot_maps(
     return fig
 
 
+@plt.rc_context(_RC)
 def plot_receptive_field(depth, series, title=None):
     """画感受野边长随层数的增长。
 
@@ -436,6 +464,7 @@ def plot_receptive_field(depth, series, title=None):
     return fig
 
 
+@plt.rc_context(_RC)
 def plot_kernel_learning(errors, kernels, target):
     """画“用梯度下降学卷积核”的收敛过程。
 
@@ -448,7 +477,7 @@ def plot_kernel_learning(errors, kernels, target):
         Matplotlib 的 Figure。
     """
     use_chinese_font()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.6))
     for (label, err), style in zip(
         errors.items(), ["-", "--", ":"], strict=False
     ):
@@ -456,7 +485,7 @@ def plot_kernel_learning(errors, kernels, target):
     ax1.set_xlabel("梯度下降的步数")
     ax1.set_ylabel("与目标核的最大差")
     ax1.grid(alpha=0.3)
-    ax1.legend(fontsize=9)
+    ax1.legend(fontsize=FONT)
     kernels = np.asarray(kernels)
     steps = np.arange(len(kernels))
     colors = plt.cm.tab10(np.linspace(0, 1, 10))
@@ -470,6 +499,7 @@ def plot_kernel_learning(errors, kernels, target):
     return fig
 
 
+@plt.rc_context(_RC)
 def plot_causal_stack(panels):
     """画因果卷积堆叠中，最后一个输出依赖哪些单元（WaveNet 的画法）。
 
@@ -482,9 +512,9 @@ def plot_causal_stack(panels):
     """
     use_chinese_font()
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.6 * len(panels), 2.8), squeeze=False
+        len(panels), 1, figsize=(MAX_WIDTH, 2.9 * len(panels)), squeeze=False
     )
-    for ax, (title, deps) in zip(axes[0], panels, strict=True):
+    for ax, (title, deps) in zip(axes[:, 0], panels, strict=True):
         deps = np.asarray(deps, dtype=bool)
         rows, T = deps.shape
         for r in range(rows):
@@ -501,10 +531,10 @@ def plot_causal_stack(panels):
             ax.scatter(on, np.full(len(on), r), s=36, color=_KER)
         ax.set_yticks(range(rows))
         ax.set_yticklabels(
-            ["输入"] + [f"第 {r} 层" for r in range(1, rows)], fontsize=10
+            ["输入"] + [f"第 {r} 层" for r in range(1, rows)], fontsize=FONT
         )
         ax.set_xlabel("时间步 t")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=FONT)
         ax.set_xlim(-0.8, T - 0.2)
         ax.set_ylim(-0.6, rows - 0.4)
         for side in ("top", "right"):
@@ -513,6 +543,7 @@ def plot_causal_stack(panels):
     return fig
 
 
+@plt.rc_context(_RC)
 def im2col_figure(X, K):
     """画 im2col：每个感受野展平成矩阵的一行，核展平成一列，卷积 = 矩阵乘法。
 
@@ -532,9 +563,9 @@ def im2col_figure(X, K):
     rows = np.array([X[i : i + fh, j : j + fw].ravel() for i, j in pos])
     y = rows @ K.ravel()
     colors = plt.cm.Set2(np.linspace(0, 1, 8))[: len(pos)]
-    fig, ax = plt.subplots(figsize=(9, 3.4))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 3.2))
 
-    def grid(x0, y0, M, face=None, fs=9):
+    def grid(x0, y0, M, face=None, fs=FONT):
         for (r, c), v in np.ndenumerate(M):
             fc = _IN if face is None else face[r]
             if face is not None and np.ndim(fc) == 2:  # 逐格指定颜色
@@ -576,22 +607,22 @@ def im2col_figure(X, K):
     ax.text(
         x1 + rows.shape[1] / 2,
         0.6,
-        "感受野矩阵（每行一个位置）",
+        "感受野矩阵",
         ha="center",
-        fontsize=9,
+        fontsize=FONT,
     )
     x2 = x1 + rows.shape[1] + 1.2
     ax.text(
         x2 - 0.6, -len(pos) / 2, "×", ha="center", va="center", fontsize=14
     )
     grid(x2, 0, K.reshape(-1, 1), face=[_KER + "55"] * K.size)
-    ax.text(x2 + 0.5, 0.6, "核展平", ha="center", fontsize=9)
+    ax.text(x2 + 0.5, 0.6, "核展平", ha="center", fontsize=FONT)
     x3 = x2 + 2.2
     ax.text(
         x3 - 0.6, -len(pos) / 2, "=", ha="center", va="center", fontsize=14
     )
     grid(x3, 0, y.reshape(-1, 1), face=colors)
-    ax.text(x3 + 0.5, 0.6, "输出", ha="center", fontsize=9)
+    ax.text(x3 + 0.5, 0.6, "输出", ha="center", fontsize=FONT)
     x4 = x3 + 2.5
     ax.add_patch(
         FancyArrowPatch(
@@ -608,9 +639,7 @@ def im2col_figure(X, K):
         y.reshape(Ho, Wo),
         face=[c for c in colors.reshape(Ho, Wo, 4)],
     )
-    ax.text(
-        x4 + Wo / 2, 0.6, "变回 (输出高, 输出宽)", ha="center", fontsize=9
-    )
+    ax.text(x4 + Wo / 2, 0.6, "变回 2 维", ha="center", fontsize=FONT)
     ax.set_xlim(-0.5, x4 + Wo + 0.5)
     ax.set_ylim(-max(X.shape[0], len(pos)) - 0.5, 1.2)
     ax.set_aspect("equal")
