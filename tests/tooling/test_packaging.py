@@ -11,6 +11,17 @@ from helpers import ROOT
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    import shutil
+
+    # 在副本中构建：setuptools 会在源目录里留下 build/ 与 *.egg-info。
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(
+        ROOT / "code",
+        src / "code",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
@@ -22,7 +33,7 @@ def wheel(tmp_path_factory):
             "-q",
             "-w",
             str(out),
-            str(ROOT),
+            str(src),
         ],
         check=True,
         capture_output=True,
