@@ -320,3 +320,14 @@ def test_public_functions_reject_bad_arguments():
         mlp.sgd_epoch(params, X, y, ["linear"], 0.1, 2, order=[0, 0, 1, 2])
     with pytest.raises(ValueError, match="未知的损失函数"):
         mlp.tf_loss_and_grads(params, X, y, ["linear"], loss="hinge")
+
+
+@settings(max_examples=30, deadline=None)
+@given(networks())
+def test_cache_size_is_batch_times_sum_of_widths(net):
+    """forward 为反向缓存的数：每层的 Z^[l] 与除输入外的 A^[l-1]。"""
+    params, X, _, acts, _ = net
+    _, cache = mlp.forward(X, params, acts)
+    widths = [p["W"].shape[0] for p in params]
+    n_cached = sum(Z.size + (A.size if A is not X else 0) for A, Z in cache)
+    assert n_cached == len(X) * (2 * sum(widths) - widths[-1])
