@@ -5,12 +5,14 @@
 绿色格子是输出，深绿格是这一位置算出的输出像素。
 """
 
+from unicodedata import east_asian_width
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from dlbook.conv import conv_output_size, padding_amounts
-from dlbook.plotting import use_chinese_font
+from dlbook.plotting import finish, use_chinese_font
 
 _IN, _PAD, _KER = "#cfe2f3", "white", "#1f4e79"
 #: 图宽不超过 MAX_WIDTH 英寸（约正文宽度），图中文字不小于 FONT 磅，
@@ -262,8 +264,7 @@ def conv_arithmetic_figure(configs, ncols=None, width=4.0, height=3.4):
             draw_conv_transpose(ax, **cfg)
         else:
             draw_conv(ax, **cfg)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 @plt.rc_context(_RC)
@@ -299,8 +300,7 @@ def tiled_assignment_figure(out_size=6, tiles=(1, 2, 3)):
         ax.axis("off")
         name = "普通卷积" if t == 1 else "平铺卷积"
         ax.set_title(f"{name}（t = {t}，{t * t} 个核）", fontsize=FONT)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 @plt.rc_context(_RC)
@@ -339,10 +339,7 @@ def plot_curves(z, panels, ylabel, title=None):
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=FONT)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig, title)
 
 
 @plt.rc_context(_RC)
@@ -397,7 +394,7 @@ def plot_maps(
                 # 用文字而非 ylabel：该格留白（关闭坐标轴）时标题仍可见
                 # 纯中文标题竖排（逐字换行），否则旋转 90°
                 label = row_titles[r]
-                cjk = all(ord(ch) > 0x2E80 for ch in label)
+                cjk = all(east_asian_width(ch) in "WF" for ch in label)
                 ax.text(
                     -0.06,
                     0.5,
@@ -431,10 +428,7 @@ def plot_maps(
                         fontsize=FONT,
                         color=color,
                     )
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig, title)
 
 
 @plt.rc_context(_RC)
@@ -460,8 +454,7 @@ def plot_receptive_field(depth, series, title=None):
     ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 @plt.rc_context(_RC)
@@ -495,8 +488,7 @@ def plot_kernel_learning(errors, kernels, target):
     ax2.set_xlabel("梯度下降的步数")
     ax2.set_ylabel("核的各个元素（虚线为目标值）")
     ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 @plt.rc_context(_RC)
@@ -539,8 +531,7 @@ def plot_causal_stack(panels):
         ax.set_ylim(-0.6, rows - 0.4)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 @plt.rc_context(_RC)
