@@ -202,3 +202,16 @@ def test_convnets_figures_are_readable_at_page_width():
                 ]
         assert min(sizes) >= 12, min(sizes)
         plt.close(fig)
+
+
+def test_computational_graph_uses_single_sample_loss_and_bias_edges():
+    from dlbook.plotting.backprop import plot_computational_graph
+
+    fig = plot_computational_graph()
+    texts = " ".join(t.get_text() for t in _texts(fig))
+    for l in (1, 2):  # noqa: E741  各层都有 W 与 b 的梯度
+        assert rf"\partial\ell/\partial W^{{[{l}]}}" in texts
+        assert rf"\partial\ell/\partial b^{{[{l}]}}" in texts
+    assert r"\mathcal{L}" not in texts  # 图中是单样本的 ℓ
+    assert r"\odot g'(z^{[1]})" in texts and r"(\cdot)" not in texts
+    plt.close(fig)
