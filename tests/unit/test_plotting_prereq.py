@@ -52,15 +52,18 @@ def test_val_losses_one_line_per_run():
 def test_overfitting_marks_the_best_validation_epoch():
     h = {"loss": [1.0, 0.5, 0.2, 0.1], "val_loss": [1.2, 0.9, 1.0, 1.3]}
     fig = prereq.plot_overfitting({"小训练集": h, "对照": h})
-    assert len(fig.axes) == 2
-    ax = fig.axes[0]
-    vlines = [
-        line
-        for line in ax.get_lines()
-        if len(set(line.get_xdata())) == 1 and len(line.get_xdata()) == 2
-    ]
-    assert vlines and vlines[0].get_xdata()[0] == 2  # 第 2 轮最低
-    assert any("第 2 轮" in t.get_text() for t in ax.texts)
+    assert len(fig.axes) == 4  # 两列，每列上下两个坐标系
+    for ax in fig.axes:
+        vlines = [
+            line
+            for line in ax.get_lines()
+            if len(set(line.get_xdata())) == 1 and len(line.get_xdata()) == 2
+        ]
+        assert vlines and vlines[0].get_xdata()[0] == 2  # 第 2 轮最低
+    top, bottom = fig.axes[0], fig.axes[2]
+    assert top.get_yscale() == "log"
+    assert list(bottom.get_lines()[0].get_ydata()) == h["val_loss"]
+    assert any("第 2 轮" in t.get_text() for t in bottom.texts)
     plt.close(fig)
 
 

@@ -88,7 +88,10 @@ def plot_val_losses(curves, title=None):
 
 
 def plot_overfitting(curves, title=None):
-    """每次训练一个子图：训练损失与验证损失，并标出验证损失最低的一轮。
+    """每次训练一列：上为训练与验证损失（对数纵轴），下为放大的验证损失。
+
+    两行都用竖虚线标出验证损失最低的一轮。验证损失的回升幅度比训练损失的
+    下降幅度小得多，所以下面一行单独用线性纵轴把它放大。
 
     Args:
         curves: ``{名称: history}``，history 至少含 ``"loss"`` 与
@@ -104,27 +107,51 @@ def plot_overfitting(curves, title=None):
     use_chinese_font()
     n = len(curves)
     fig, axes = plt.subplots(
-        1, n, figsize=(4.2 * n, 3.6), sharey=True, squeeze=False
+        2, n, figsize=(4.2 * n, 6.2), sharex="col", squeeze=False
     )
-    for ax, (name, h) in zip(axes[0], curves.items(), strict=True):
+    for col, (name, h) in enumerate(curves.items()):
+        top, bottom = axes[0, col], axes[1, col]
         plot_series(
-            ax,
+            top,
             {"训练损失": h["loss"], "验证损失": h["val_loss"]},
-            xlabel="轮次（epoch）",
+            xlabel="",
             ylabel="交叉熵损失",
             title=name,
         )
+        top.set_yscale("log")
+        top.legend(loc="lower left")
+        plot_series(
+            bottom,
+            {"验证损失": h["val_loss"]},
+            xlabel="轮次（epoch）",
+            ylabel="验证损失（放大）",
+        )
+        bottom.get_lines()[0].set_color("C1")
+        bottom.get_legend().remove()
         best = int(np.argmin(h["val_loss"])) + 1
-        ax.axvline(best, color="gray", ls=":", lw=1.2)
-        right = best > 0.6 * len(h["val_loss"])  # 靠右时把文字放在线的左边
-        ax.annotate(
+        right = best > 0.6 * len(h["val_loss"])  # 靠右时文字放在线的左边
+        for ax in (top, bottom):
+            ax.axvline(best, color="gray", ls=":", lw=1.2)
+        # 文字放在坐标系顶部、竖线旁边，不与曲线重叠
+        bottom.text(
+            best + (-0.4 if right else 0.4),
+            0.95,
             f"验证损失最低\n（第 {best} 轮）",
-            xy=(best, min(h["val_loss"])),
-            xytext=(-6 if right else 6, 18),
-            textcoords="offset points",
+            transform=bottom.get_xaxis_transform(),
             ha="right" if right else "left",
+            va="top",
             fontsize=10,
         )
-        ax.set_yscale("log")
-        ax.legend(loc="lower left")
+    # 上一行共用对数纵轴的范围；下一行只显示验证损失最低点附近，把回升放大
+    values = [
+        v for h in curves.values() for v in (*h["loss"], *h["val_loss"])
+    ]
+    lows = [min(h["val_loss"]) for h in curves.values()]
+    after = [
+        max(h["val_loss"][int(np.argmin(h["val_loss"])) :])
+        for h in curves.values()
+    ]
+    for col in range(n):
+        axes[0, col].set_ylim(0.7 * min(values), 1.4 * max(values))
+        axes[1, col].set_ylim(0.9 * min(lows), 1.1 * max(after))
     return finish(fig, title)
