@@ -580,3 +580,72 @@ def summarize_runs(records, rows) -> "pd.DataFrame":  # noqa: F821
             "训练秒数": float(np.mean(secs)),
         }
     return pd.DataFrame(table).T
+
+
+def _calibration_bins(confidence, correct, n_bins):
+    # 按置信度把样本分进等宽的箱子，每箱比较平均置信度与实际准确率
+    edges = np.linspace(0, 1, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    conf = np.bincount(which, confidence, n_bins) / np.maximum(count, 1)
+    acc = np.bincount(which, correct, n_bins) / np.maximum(count, 1)
+    ece = np.sum(count * np.abs(acc - conf)) / len(confidence)
+    return {
+        "edges": edges,
+        "count": count,
+        "confidence": conf,
+        "accuracy": acc,
+        "ece": float(ece),
+    }
+
+
+def calibration(probs, y, n_bins=10) -> dict:
+    """可靠性图的数据与期望校准误差（expected calibration error, ECE）。
+
+    每个样本的置信度是最大的预测概率。按置信度分成 n_bins 个等宽的箱子，
+    ECE 是各箱“平均置信度与准确率之差的绝对值”按样本数加权的平均：
+    模型说“90% 有把握”的那些样本，若真有 90% 判对，就是校准良好的。
+
+    Args:
+        probs: 预测概率，形状 (样本数, 类别数)，每行之和为 1。
+        y: 真实标签，形状 (样本数,)。
+        n_bins: 箱子数。
+
+    Returns:
+        字典：``edges``（箱子边界）、``count``、``confidence``、
+        ``accuracy``（各箱的样本数、平均置信度、准确率；空箱为 0）
+        与 ``ece``。
+    """
+    probs = np.asarray(probs, dtype=float)
+    y = np.asarray(y)
+    if probs.ndim != 2 or len(probs) != len(y):
+        raise ValueError(
+            f"probs 应为 (样本数, 类别数)、y 应为 (样本数,)，收到形状 "
+            f"{probs.shape} 与 {y.shape}。"
+        )
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(float)
+    return _calibration_bins(confidence, correct, int(n_bins))
+
+
+def predict_tta(model, X, shifts=((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))):
+    """测试时增强（test-time augmentation）：对平移后的几份图片取平均概率。
+
+    Args:
+        model: 输出概率的模型。
+        X: 图片，形状 (样本数, 高, 宽, 通道)。
+        shifts: (下移, 右移) 像素数的列表；空出来的边补 0（背景）。
+
+    Returns:
+        平均后的概率，形状 (样本数, 类别数)。
+    """
+    X = np.asarray(X)
+    total = 0
+    for dy, dx in shifts:
+        shifted = np.zeros_like(X)
+        h, w = X.shape[1:3]
+        shifted[
+            :, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)
+        ] = X[:, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)]
+        total = total + model.predict(shifted, batch_size=256, verbose=0)
+    return total / len(shifts)

@@ -320,3 +320,50 @@ def test_step_seconds_is_positive_and_leaves_shapes(small_split):
     seconds = M.step_seconds(model, X_train, y_train, batch_size=32, steps=3)
     assert 0 < seconds < 60
     assert model.output_shape == (None, 10)
+
+
+def test_calibration_hand_example_and_limits():
+    # 两个样本：置信度 0.9 判对、0.6 判错，各在自己的箱子里
+    probs = np.array([[0.9, 0.1], [0.4, 0.6]])
+    out = M.calibration(probs, np.array([0, 0]), n_bins=10)
+    assert out["count"].sum() == 2
+    assert np.isclose(out["ece"], (abs(1 - 0.9) + abs(0 - 0.6)) / 2)
+    # 校准良好：置信度为 p 的样本恰以概率 p 判对，ECE 接近 0
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.5, 1.0, 20_000)
+    y_hat_right = rng.random(20_000) < p
+    probs = np.stack([p, 1 - p], axis=1)
+    y = np.where(y_hat_right, 0, 1)
+    assert M.calibration(probs, y)["ece"] < 0.02
+    # 过度自信：说 0.99 却只对一半，ECE 约 0.49
+    probs = np.tile([0.99, 0.01], (1000, 1))
+    y = np.arange(1000) % 2
+    assert abs(M.calibration(probs, y)["ece"] - 0.49) < 1e-9
+    with pytest.raises(ValueError, match="样本数"):
+        M.calibration(np.ones(3), np.ones(3))
+
+
+def test_predict_tta_shifts_and_averages():
+    class Sum:
+        """假模型：“概率”是左上角与右下角像素，便于看出平移的方向。"""
+
+        def predict(self, X, batch_size=None, verbose=0):
+            return np.stack([X[:, 0, 0, 0], X[:, -1, -1, 0]], axis=1)
+
+    X = np.zeros((1, 4, 4, 1))
+    X[0, 1, 1, 0] = 1.0  # 一个亮点
+    # 不平移：两个角都是 0
+    np.testing.assert_array_equal(M.predict_tta(Sum(), X, [(0, 0)]), [[0, 0]])
+    # 向上、向左各移一格，亮点到了左上角
+    np.testing.assert_array_equal(
+        M.predict_tta(Sum(), X, [(-1, -1)]), [[1, 0]]
+    )
+    # 平均：一半的版本亮点在左上角
+    out = M.predict_tta(Sum(), X, [(-1, -1), (0, 0)])
+    np.testing.assert_array_equal(out, [[0.5, 0]])
+    # 移出边界的像素丢掉，空出来的补 0，而不是卷回另一边
+    X2 = np.zeros((1, 4, 4, 1))
+    X2[0, 3, 3, 0] = 1.0
+    np.testing.assert_array_equal(
+        M.predict_tta(Sum(), X2, [(1, 1)]), [[0, 0]]
+    )

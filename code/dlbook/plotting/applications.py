@@ -255,3 +255,41 @@ def plot_schedule(schedule, total_steps, steps_per_epoch=None, title=None):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_reliability(cal, label=None, ax=None, title=None):
+    """画可靠性图：各箱的平均置信度（横轴）与实际准确率（纵轴）。
+
+    Args:
+        cal: :func:`dlbook.models.calibration` 的返回值。
+        label: 图例中这条线的名字（如“不做增强”）。
+        ax: 画在这个 Axes 上；默认新建一张图。
+        title: 图的标题。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    import matplotlib.pyplot as plt
+
+    use_chinese_font()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4))
+    used = cal["count"] > 0
+    ax.plot([0, 1], [0, 1], "--", color="0.6", label="完美校准")
+    ax.plot(
+        cal["confidence"][used],
+        cal["accuracy"][used],
+        "o-",
+        ms=4,
+        label=f"{label or '模型'}（ECE = {cal['ece']:.3f}）",
+    )
+    ax.set_xlabel("平均置信度")
+    ax.set_ylabel("实际准确率")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
