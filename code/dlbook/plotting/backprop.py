@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dlbook.plotting import use_chinese_font
+from dlbook.plotting import finish, use_chinese_font
 
 #: 前向与反向箭头的颜色。
 FORWARD_COLOR = "#333333"
@@ -168,8 +168,7 @@ def plot_computational_graph():
         ncol=2,
         bbox_to_anchor=(0.5, -0.04),
     )
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def _neuron(ax, xy, text, color):
@@ -280,8 +279,7 @@ def plot_mlp_diagram(params, x, a_hidden, y_hat, delta=None):
     ax.set_ylim(-top + 0.3, top + 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_learning_curves(histories):
@@ -346,8 +344,7 @@ def plot_learning_curves(histories):
         ax.xaxis.label.set_fontsize(12)
         ax.yaxis.label.set_fontsize(12)
         ax.title.set_fontsize(13)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_grad_norms(delta_norms, weight_norms=None, title=None):
@@ -390,5 +387,4 @@ def plot_grad_norms(delta_norms, weight_norms=None, title=None):
         ax.tick_params(labelsize=12)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=12)
-    fig.tight_layout()
-    return fig
+    return finish(fig)

@@ -17,7 +17,7 @@ def plot_loss_curves(curves: dict, *, resume_epoch=None, title=None):
     """
     import matplotlib.pyplot as plt
 
-    from dlbook.plotting import use_chinese_font
+    from dlbook.plotting import finish, use_chinese_font
 
     use_chinese_font()
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -52,8 +52,7 @@ def plot_loss_curves(curves: dict, *, resume_epoch=None, title=None):
     ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_update_norms(norms: dict, *, title=None):
@@ -68,7 +67,7 @@ def plot_update_norms(norms: dict, *, title=None):
     """
     import matplotlib.pyplot as plt
 
-    from dlbook.plotting import use_chinese_font
+    from dlbook.plotting import finish, use_chinese_font
 
     if not norms or len(norms) > 4:
         raise ValueError(f"norms 应有 1 到 4 条曲线，收到 {len(norms)} 条。")
@@ -91,5 +90,4 @@ def plot_update_norms(norms: dict, *, title=None):
     ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
