@@ -22,6 +22,8 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 import numpy as np
@@ -393,7 +395,7 @@ def run_module(*args, timeout: float = 300) -> str:
     return proc.stdout
 
 
-def _kill_at_pause(proc, deadline):
+def _kill_at_pause(proc):
     # 逐行读子进程的输出，一见到 PAUSED 就发 SIGKILL：不给它收尾的机会
     lines = []
     for line in proc.stdout:
@@ -401,42 +403,62 @@ def _kill_at_pause(proc, deadline):
         if line.startswith(PAUSE_MARK):
             proc.send_signal(signal.SIGKILL)
             return lines
-        if time.monotonic() > deadline:
-            raise RuntimeError("子进程超时仍没有停在注入点")
-    proc.wait()
-    raise RuntimeError(
-        f"子进程没有停在注入点就结束了（退出码 {proc.returncode}）。"
-        f"标准错误的末尾：\n{proc.stderr.read()[-2000:]}"
-    )
+    return None
+
+
+def run_until_pause(command, timeout: float = 300) -> tuple[str, int]:
+    """运行 ``command``，一见到 ``PAUSED`` 标记就用 SIGKILL 杀死它。
+
+    期限是真正的期限：看门狗线程到时杀死子进程，即使它一言不发地挂起。
+    标准错误写进临时文件而不是管道，子进程打印再多的日志也不会因
+    管道写满而卡住。
+
+    Returns:
+        ``(标准输出, 退出码)``；被 SIGKILL 杀死时退出码为 ``-9``。
+
+    Raises:
+        RuntimeError: 子进程没有停在注入点就结束了，或超过 ``timeout`` 秒。
+    """
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+        expired = threading.Event()
+
+        def watchdog():
+            expired.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, watchdog)
+        timer.start()
+        try:
+            lines = _kill_at_pause(proc)
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
+        if lines is None or expired.is_set():
+            err.seek(0)
+            tail = err.read()[-2000:]
+            why = (
+                f"超过 {timeout} 秒仍没有停在注入点，已被杀死"
+                if expired.is_set()
+                else f"没有停在注入点就结束了（退出码 {proc.returncode}）"
+            )
+            raise RuntimeError(f"子进程{why}。标准错误的末尾：\n{tail}")
+    return "".join(lines), proc.returncode
 
 
 def run_and_kill(*args, timeout: float = 300) -> tuple[str, int]:
     """启动本模块的训练子进程，一见到 ``PAUSED`` 标记就用 SIGKILL 杀死它。
 
     SIGKILL 不能被捕获或忽略：进程来不及执行任何清理代码，这正是断电、
-    内存不足被系统杀死、抢占式实例被回收时的情形。
-
-    Returns:
-        ``(输出, 退出码)``；被 SIGKILL 杀死时退出码为 ``-9``。
-
-    Raises:
-        RuntimeError: 子进程没有停在注入点就结束了，或超时。
+    内存不足被系统杀死、抢占式实例被回收时的情形。参数与返回值见
+    :func:`run_until_pause`。
     """
-    proc = subprocess.Popen(
-        module_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        lines = _kill_at_pause(proc, time.monotonic() + timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-    return "".join(lines), proc.returncode
+    return run_until_pause(module_command(*args), timeout=timeout)
 
 
 def _final_weights(model) -> dict:

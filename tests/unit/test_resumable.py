@@ -5,6 +5,7 @@
 
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -184,3 +185,38 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="restore"):
         train("unused", 1, restore="optimizer")
     assert not os.path.exists("unused")
+
+
+def test_run_until_pause_kills_a_silent_hang_at_the_deadline():
+    """子进程一言不发地挂起：看门狗到时杀死它，而不是永远等下去。"""
+    import time as _time
+
+    from dlbook.resumable import run_until_pause
+
+    start = _time.monotonic()
+    with pytest.raises(RuntimeError, match="超过 1 秒"):
+        run_until_pause(
+            [sys.executable, "-c", "import time; time.sleep(60)"], timeout=1
+        )
+    assert _time.monotonic() - start < 30
+
+
+def test_run_until_pause_survives_a_stderr_flood():
+    """先往标准错误写 1 MB，再打印 PAUSED：不会因管道写满而卡住。"""
+    from dlbook.resumable import PAUSE_MARK, run_until_pause
+
+    code = (
+        "import sys, time; sys.stderr.write('x' * 1_000_000); "
+        f"sys.stderr.flush(); print({PAUSE_MARK!r}, flush=True); "
+        "time.sleep(60)"
+    )
+    out, rc = run_until_pause([sys.executable, "-c", code], timeout=30)
+    assert out.strip() == PAUSE_MARK and rc == -9
+
+
+def test_run_until_pause_reports_an_early_exit_with_stderr():
+    from dlbook.resumable import run_until_pause
+
+    code = "import sys; sys.stderr.write('出错了'); sys.exit(3)"
+    with pytest.raises(RuntimeError, match=r"退出码 3(.|\n)*出错了"):
+        run_until_pause([sys.executable, "-c", code], timeout=30)
