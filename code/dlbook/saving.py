@@ -559,3 +559,150 @@ def walk_h5(path) -> list[tuple[str, str]]:
     with h5py.File(os.fspath(path), "r") as f:
         f.visititems(visit)
     return rows
+
+
+#: 溯源清单的后缀：``model.keras`` 的清单是 ``model.keras.manifest.json``。
+MANIFEST_SUFFIX = ".manifest.json"
+#: 加载前逐项核对的字段（按这个顺序，报告第一个不符的）。
+VERIFIED_FIELDS = ("file", "size", "sha256", "keras_version")
+
+
+def sha256_of(path, chunk: int = 1 << 20) -> str:
+    """文件内容的 SHA-256（十六进制），分块读取，大文件也不占内存。"""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe_artifact(path):
+    # 从文件本身读出可以核对的事实；.keras 里还记着保存时的 Keras 版本
+    facts = {
+        "file": os.path.basename(path),
+        "size": os.path.getsize(path),
+        "sha256": sha256_of(path),
+    }
+    if _suffix(path) == ".keras":
+        import json
+
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("metadata.json"))
+        facts["keras_version"] = meta["keras_version"]
+    return facts
+
+
+def _first_mismatch(manifest, facts):
+    # 清单记录的与文件实际的逐项比较，返回第一个不符的字段
+    for field in VERIFIED_FIELDS:
+        if field in facts and manifest.get(field) != facts[field]:
+            return field, manifest.get(field), facts[field]
+    return None
+
+
+def write_manifest(path, *, data=None, config=None, code_version=None):
+    """在模型文件旁写一份溯源清单 ``<文件名>.manifest.json``。
+
+    清单记下文件名、大小、SHA-256、保存它的 Keras/TensorFlow/Python
+    版本，以及可选的训练数据指纹、训练配置和代码版本（如 git 提交号）。
+    加载前用 :func:`verify_manifest` 核对。
+
+    Args:
+        path: 已保存的模型或权重文件。
+        data: 可选，训练数据（数组或数组的元组）；记下它的 SHA-256。
+        config: 可选，训练配置（能写成 JSON 的字典）。
+        code_version: 可选，代码版本的字符串。
+
+    Returns:
+        清单的路径。
+    """
+    import json
+    import platform
+
+    import keras
+
+    path = os.fspath(path)
+    check_checkpoint_file(path)
+    facts = _describe_artifact(path)
+    manifest = {
+        **facts,
+        "keras_version": facts.get("keras_version", keras.__version__),
+        "tensorflow_version": _tf_version(),
+        "python_version": platform.python_version(),
+    }
+    if data is not None:
+        manifest["data_sha256"] = data_fingerprint(data)
+    if config is not None:
+        manifest["training_config"] = config
+    if code_version is not None:
+        manifest["code_version"] = str(code_version)
+    target = path + MANIFEST_SUFFIX
+    with open(target, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, ensure_ascii=False, indent=2, sort_keys=True)
+    return target
+
+
+def _tf_version():
+    try:
+        import tensorflow as tf
+    except ImportError:  # 其他后端：没有 TensorFlow 也能写清单
+        return None
+    return tf.__version__
+
+
+def data_fingerprint(data) -> str:
+    """一组数组的 SHA-256：形状、dtype 和内容都参与计算。"""
+    import hashlib
+
+    arrays = data if isinstance(data, (tuple, list)) else (data,)
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype.str}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def verify_manifest(path) -> dict:
+    """按旁边的溯源清单核对模型文件；不符就拒绝，并指名不符的字段。
+
+    核对文件名、大小、SHA-256，以及（``.keras``）文件里记下的 Keras
+    版本。清单本身没有签名：它能发现意外损坏和被替换的文件，但挡不住
+    同时改了文件和清单的人；要防后者，清单须另行签名或存放在可信处。
+
+    Returns:
+        清单的内容（字典）。
+
+    Raises:
+        FileNotFoundError: 文件或清单不存在。
+        CheckpointError: 有字段不符，或清单不是合法的 JSON。
+    """
+    import json
+
+    path = os.fspath(path)
+    check_checkpoint_file(path)
+    target = path + MANIFEST_SUFFIX
+    if not os.path.exists(target):
+        raise FileNotFoundError(
+            f"{path} 旁边没有溯源清单 {os.path.basename(target)}。请向"
+            "提供模型的人要一份清单（dlbook.saving.write_manifest 生成），"
+            "不要加载来历不明的文件。"
+        )
+    try:
+        with open(target, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except json.JSONDecodeError as err:
+        raise CheckpointError(
+            f"溯源清单 {target} 不是合法的 JSON（{err}）。请重新获取清单。"
+        ) from err
+    mismatch = _first_mismatch(manifest, _describe_artifact(path))
+    if mismatch:
+        field, recorded, actual = mismatch
+        raise CheckpointError(
+            f"{path} 与溯源清单不符：字段 {field} 清单记录为 {recorded!r}，"
+            f"文件实际为 {actual!r}。文件在写出清单之后被改动、替换或"
+            "损坏了；请不要加载它，向提供者重新获取文件和清单。"
+        )
+    return manifest

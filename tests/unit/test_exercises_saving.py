@@ -238,3 +238,26 @@ def test_reference_scaled_layer_passes():
     from dlbook.exercises.saving import reference_scaled_layer
 
     assert "通过" in check_layer_config(reference_scaled_layer())
+
+
+def test_newest_version_checker():
+    from dlbook.exercises.saving import (
+        check_newest_version,
+        reference_newest_version,
+    )
+
+    assert "通过" in check_newest_version(reference_newest_version)
+
+    def as_strings(names):
+        return max(names, default=None)
+
+    def counts_everything(names):
+        digits = [
+            int("".join(c for c in n if c.isdigit()) or 0) for n in names
+        ]
+        return max(digits, default=None)
+
+    with pytest.raises(ExerciseError, match="字符串"):
+        check_newest_version(as_strings)
+    with pytest.raises(ExerciseError, match="应返回"):
+        check_newest_version(counts_everything)

@@ -14,6 +14,7 @@ from dlbook.saving import (
     atomic_save,
     check_checkpoint_file,
     checkpoint_epoch,
+    data_fingerprint,
     keras_summary,
     latest_checkpoint,
     list_checkpoints,
@@ -22,7 +23,10 @@ from dlbook.saving import (
     max_abs_diff,
     prune_checkpoints,
     remove_stale_temporaries,
+    sha256_of,
+    verify_manifest,
     walk_h5,
+    write_manifest,
 )
 from dlbook.models import create_model
 from dlbook.data import load_flat_mnist
@@ -487,3 +491,107 @@ def test_plot_update_norms_draws_the_arrays():
         plot_update_norms({"a": [1.0], "b": [1.0, 2.0]})
     with pytest.raises(ValueError, match="1 到 4"):
         plot_update_norms({})
+
+
+# ---- 溯源清单 ----------------------------------------------------------
+
+
+def test_manifest_roundtrip_records_versions(trained, data, tmp_path):
+    import shutil
+
+    import keras
+
+    _, weights, whole = trained
+    path = shutil.copy(whole, tmp_path / "model.keras")
+    target = write_manifest(
+        path, data=data[:2], config={"epochs": 1}, code_version="abc123"
+    )
+    assert target.endswith("model.keras.manifest.json")
+    manifest = verify_manifest(path)
+    assert manifest["keras_version"] == keras.__version__
+    assert manifest["sha256"] == sha256_of(path)
+    assert manifest["data_sha256"] == data_fingerprint(data[:2])
+    assert manifest["training_config"] == {"epochs": 1}
+    assert manifest["code_version"] == "abc123"
+    # 权重文件也能写清单（没有 metadata.json，版本取当前 Keras）
+    w = shutil.copy(weights, tmp_path / "w.weights.h5")
+    write_manifest(w)
+    assert verify_manifest(w)["file"] == "w.weights.h5"
+
+
+@settings(max_examples=10, deadline=None)
+@given(position=st.floats(0, 1, exclude_max=True), byte=st.integers(1, 255))
+def test_manifest_refuses_any_changed_byte(
+    trained, tmp_path_factory, position, byte
+):
+    import shutil
+
+    d = tmp_path_factory.mktemp("tamper")
+    path = shutil.copy(trained[1], d / "cp.weights.h5")
+    write_manifest(path)
+    raw = bytearray(open(path, "rb").read())
+    i = int(position * len(raw))
+    raw[i] ^= byte  # 改动一个字节，长度不变
+    open(path, "wb").write(bytes(raw))
+    with pytest.raises((CheckpointError,), match="sha256|HDF5"):
+        verify_manifest(path)
+
+
+def test_manifest_names_the_field(trained, tmp_path):
+    import json
+    import shutil
+    import zipfile
+
+    path = shutil.copy(trained[2], tmp_path / "model.keras")
+    write_manifest(path)
+    # 截断：大小不符
+    raw = open(path, "rb").read()
+    open(path, "wb").write(raw + b"\0" * 10)
+    with pytest.raises(CheckpointError, match="字段 size"):
+        verify_manifest(path)
+    open(path, "wb").write(raw)
+    verify_manifest(path)
+    # 改写 .keras 里记下的 Keras 版本，并让清单的大小与哈希也“对上”
+    forged = tmp_path / "forged.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(forged, "w") as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "metadata.json":
+                meta = json.loads(content)
+                meta["keras_version"] = "2.0.0"
+                content = json.dumps(meta).encode()
+            dst.writestr(item, content)
+    manifest = json.load(open(str(path) + ".manifest.json"))
+    manifest.update(
+        file="forged.keras",
+        size=os.path.getsize(forged),
+        sha256=sha256_of(forged),
+    )
+    with open(str(forged) + ".manifest.json", "w") as f:
+        json.dump(manifest, f)
+    with pytest.raises(CheckpointError, match="字段 keras_version.*2.0.0"):
+        verify_manifest(forged)
+    # 改了名字：清单记的是另一个文件
+    renamed = shutil.copy(path, tmp_path / "other.keras")
+    shutil.copy(str(path) + ".manifest.json", str(renamed) + ".manifest.json")
+    with pytest.raises(CheckpointError, match="字段 file"):
+        verify_manifest(renamed)
+
+
+def test_manifest_missing_or_broken(trained, tmp_path):
+    import shutil
+
+    path = shutil.copy(trained[1], tmp_path / "cp.weights.h5")
+    with pytest.raises(FileNotFoundError, match="溯源清单"):
+        verify_manifest(path)
+    (tmp_path / "cp.weights.h5.manifest.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="不是合法的 JSON"):
+        verify_manifest(path)
+
+
+def test_data_fingerprint_sees_shape_and_dtype():
+    a = np.arange(6, dtype="int32")
+    assert data_fingerprint(a) == data_fingerprint(a.copy())
+    assert data_fingerprint(a) != data_fingerprint(a.reshape(2, 3))
+    assert data_fingerprint(a) != data_fingerprint(a.astype("float32"))
+    assert data_fingerprint((a, a)) != data_fingerprint(a)

@@ -318,3 +318,51 @@ def reference_scaled_layer():
             }
 
     return Scaled
+
+
+def reference_newest_version(names):
+    """参考实现：目录名里版本号最大的那个（整数）；没有版本时返回 None。"""
+    versions = [int(n) for n in names if n.isdigit()]
+    return max(versions, default=None)
+
+
+def _version_cases(rng, n):
+    cases = [(["1", "2", "10"],), ([".tmp-3-x", "2"],), (["assets"],), ([],)]
+    for _ in range(n):
+        k = int(rng.integers(1, 8))
+        names = [str(int(v)) for v in rng.choice(200, size=k, replace=False)]
+        names += [".tmp-999-ab", "README.txt", "v3"][
+            : int(rng.integers(0, 4))
+        ]
+        rng.shuffle(names)
+        cases.append((names,))
+    return cases
+
+
+def _diagnose_version(case, got, want):
+    (names,) = case
+    if got == max(names, default=None):
+        return "像是按字符串比较（'9' > '10'）：请先转成整数再比较。"
+    if want is not None and got not in (want, None) and str(got) in names:
+        return "像是把不是纯数字的名字（临时目录、说明文件）也算成了版本。"
+    return ""
+
+
+def check_newest_version(fn, *, seed=0, n_cases=20) -> str:
+    """检查读者的 ``fn(names)``：从目录名列表里挑出最大的整数版本号。"""
+    rng = np.random.default_rng(seed)
+    for (names,) in _version_cases(rng, n_cases):
+        want = reference_newest_version(names)
+        try:
+            got = fn(list(names))
+        except Exception as err:
+            raise ExerciseError(
+                f"目录名 {names} 上，你的函数抛出了 {type(err).__name__}："
+                f"{err}"
+            ) from err
+        if got != want or type(got) is not type(want):
+            raise ExerciseError(
+                f"目录名 {names} 上，应返回 {want!r}，你的函数给出的是 "
+                f"{got!r}。{_diagnose_version((names,), got, want)}"
+            )
+    return f"通过：你的函数在全部 {n_cases + 4} 组目录名上与参考实现一致。"
