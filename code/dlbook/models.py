@@ -463,6 +463,13 @@ def create_model():
     return model
 
 
+def _confusion_matrix(y_true, y_pred, num_classes):
+    cm = np.zeros((num_classes, num_classes), dtype=int)
+    # 每个 (真实, 预测) 对在对应的格子里加 1；重复的下标也会逐个累加
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
 def confusion_matrix(y_true, y_pred, num_classes=10):
     """计算混淆矩阵：第 i 行第 j 列是真实类别 i 被预测为 j 的样本数。
 
@@ -475,9 +482,7 @@ def confusion_matrix(y_true, y_pred, num_classes=10):
         raise ValueError(
             f"y_true 形状 {y_true.shape} 与 y_pred 形状 {y_pred.shape} 不同。"
         )
-    cm = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(cm, (y_true, y_pred), 1)
-    return cm
+    return _confusion_matrix(y_true, y_pred, int(num_classes))
 
 
 def mcnemar(correct_a, correct_b) -> dict:
