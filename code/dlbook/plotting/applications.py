@@ -293,3 +293,39 @@ def plot_reliability(cal, label=None, ax=None, title=None):
         ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure
+
+
+def plot_dropout_masks(masks, names, n_channels=8, title=None):
+    """并排画几种随机丢弃在同一批特征图上留下的掩码。
+
+    Args:
+        masks: 数组的列表，每个形状 (高, 宽, 通道)；0 表示被丢弃。
+        names: 每一行的名字，如 ``["Dropout", "SpatialDropout2D"]``。
+        n_channels: 每行画前几个通道。
+        title: 整张图的标题。
+
+    Returns:
+        Matplotlib 的 Figure：每行一种丢弃，每列一个通道，黑色为被丢弃。
+    """
+    import matplotlib.pyplot as plt
+
+    use_chinese_font()
+    fig, axes = plt.subplots(
+        len(masks),
+        n_channels,
+        figsize=(1.0 * n_channels, 1.15 * len(masks)),
+        squeeze=False,
+    )
+    for row, (mask, name) in enumerate(zip(masks, names, strict=True)):
+        for c in range(n_channels):
+            ax = axes[row, c]
+            ax.imshow(mask[:, :, c] != 0, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"通道 {c}", fontsize=8)
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
