@@ -217,6 +217,7 @@ def train_worker(
     batch_size: int = 64,
     seed: int = 0,
     pause_at=None,
+    data=None,
     log=print,
 ):
     """本节点参加 MultiWorkerMirroredStrategy 训练；由 ``TF_CONFIG`` 定集群。
@@ -238,6 +239,8 @@ def train_worker(
             （与轮次）决定。
         pause_at: ``"batch:E:B"`` 表示在第 E 轮第 B 个批量之后打印
             ``PAUSED`` 并停住，等待父进程杀死本节点；None 表示不停。
+        data: ``(X, y)`` 或 :func:`save_data` 写的 ``.npz`` 路径；None
+            表示用 ``load_flat_mnist(n_train)`` 读取。
         log: 打印进度的函数。
 
     Returns:
@@ -261,7 +264,7 @@ def train_worker(
         batch_size=batch_size,
         seed=seed,
     )
-    (X, y), _ = load_flat_mnist(n_train=n_train, n_test=1)
+    X, y = _training_data(data, n_train)
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         model = create_model()
@@ -300,6 +303,35 @@ def train_worker(
     return model, task_id
 
 
+def save_data(path, n_train: int = 256) -> str:
+    """把训练数据读一次、存成 ``.npz``，供各工作节点直接读取。
+
+    真实集群里各节点从共享存储读同一份数据；这里让本机的几个节点
+    不必各自重新解析一遍数据集。
+    """
+    (X, y), _ = load_flat_mnist(n_train=n_train, n_test=1)
+    np.savez(path, X=X, y=y)
+    return str(path)
+
+
+def _training_data(data, n_train):
+    """见 :func:`train_worker` 的 data 参数。"""
+    if data is None:
+        (X, y), _ = load_flat_mnist(n_train=n_train, n_test=1)
+        return X, y
+    if isinstance(data, (str, os.PathLike)):
+        with np.load(data) as f:
+            X, y = f["X"], f["y"]
+    else:
+        X, y = data
+    if len(X) != n_train or len(y) != n_train:
+        raise ValueError(
+            f"数据有 {len(X)} 个样本、{len(y)} 个标签，而 n_train={n_train}；"
+            "请让两者一致（save_data 的 n_train 与训练时相同）。"
+        )
+    return X, y
+
+
 def _parse_pause(pause_at):
     """把 ``batch:E:B`` 解析成 ``(E, B)``；None 表示不停。"""
     if pause_at is None:
@@ -330,12 +362,12 @@ def _check_sizes(n_train, batch_size, n_workers):
         )
 
 
-def fit_attempt(strategy) -> None:
+def fit_attempt(strategy, data=None) -> None:
     """在本节点所在的集群里尝试 Keras 3 的 ``model.fit``，打印结果。"""
     import keras
     import tensorflow as tf
 
-    (X, y), _ = load_flat_mnist(n_train=256, n_test=1)
+    X, y = _training_data(data, 256)
     keras.utils.set_random_seed(0)
     with strategy.scope():
         model = create_model()
@@ -444,7 +476,9 @@ def _tails(children) -> str:
     return "".join(parts)
 
 
-def worker_args(ckpt_dir, out_dir, epochs, pause=None, try_fit=False):
+def worker_args(
+    ckpt_dir, out_dir, epochs, pause=None, try_fit=False, data=None
+):
     """返回给 :func:`run_cluster` 用的参数函数：训练并把权重存到 out_dir。
 
     pause 为 ``(节点编号, "batch:E:B")`` 时，让该节点停在那里。
@@ -453,6 +487,7 @@ def worker_args(ckpt_dir, out_dir, epochs, pause=None, try_fit=False):
     def args(i):
         a = ["worker", "--ckpt-dir", ckpt_dir, "--epochs", epochs]
         a += ["--try-fit"] if try_fit else []
+        a += ["--data", data] if data is not None else []
         a += ["--out", os.path.join(str(out_dir), f"worker-{i}.npz")]
         if pause is not None and pause[0] == i:
             a += ["--pause-at", pause[1]]
@@ -506,6 +541,7 @@ def main(argv=None) -> int:
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--pause-at", default=None)
     w.add_argument("--out", default=None, help="训练结束后把权重存成 .npz")
+    w.add_argument("--data", default=None, help="save_data 写的 .npz")
     w.add_argument(
         "--try-fit",
         action="store_true",
@@ -533,7 +569,7 @@ def main(argv=None) -> int:
     tf.config.experimental.enable_op_determinism()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     if args.try_fit:
-        fit_attempt(strategy)
+        fit_attempt(strategy, args.data)
     model, _ = train_worker(
         strategy,
         args.ckpt_dir,
@@ -542,6 +578,7 @@ def main(argv=None) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         pause_at=args.pause_at,
+        data=args.data,
         log=lambda s: print(s, flush=True),
     )
     if args.out:

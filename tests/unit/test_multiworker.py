@@ -68,6 +68,20 @@ def test_only_worker_zero_or_chief_writes_to_ckpt_dir():
     assert write_dir("/c", "worker", 2) == os.path.join("/c", "workertemp_2")
 
 
+def test_training_data_from_file_or_arrays(tmp_path):
+    from dlbook.data import load_flat_mnist
+    from dlbook.multiworker import _training_data, save_data
+
+    (X, y), _ = load_flat_mnist(n_train=64, n_test=1)
+    path = save_data(tmp_path / "d.npz", n_train=64)
+    for data in (None, path, (X, y)):
+        X2, y2 = _training_data(data, 64)
+        np.testing.assert_array_equal(X2, X)
+        np.testing.assert_array_equal(y2, y)
+    with pytest.raises(ValueError, match="n_train=32"):
+        _training_data(path, 32)
+
+
 def test_bad_arguments():
     assert _parse_pause(None) is None
     assert _parse_pause("batch:2:3") == (2, 3)
