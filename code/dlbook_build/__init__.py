@@ -7,6 +7,7 @@
   Matplotlib 的版本，任何一样变了，页面就重新执行，不留陈旧输出；
 - :mod:`~dlbook_build.mystnb_patches`：myst-nb 1.4.0 两处缺陷的补丁，
   上游改变时构建立即停止并说明原因；
+- :mod:`~dlbook_build.parallel`：读取页面之前，用两个内核并行执行它们；
 - :mod:`~dlbook_build.mathjax`：随网站发布 MathJax 3 的必要部分；
 - :mod:`~dlbook_build.html_fixes`：重复的内联脚本与无障碍修正；
 - :mod:`~dlbook_build.notebooks`：把读者带走的笔记本（下载的 ``.ipynb``、
@@ -28,6 +29,7 @@ from . import (
     mathjax,
     mystnb_patches,
     notebooks,
+    parallel,
 )
 
 # 供测试与旧代码使用的名字。
@@ -56,6 +58,8 @@ def setup(app):
     app.add_config_value("dlbook_watch_paths", ["code/dlbook"], "env")
     app.add_config_value("dlbook_bundle_mathjax", True, "html")
     app.add_config_value("dlbook_colab_branch", colab.DEFAULT_BRANCH, "html")
+    # 并行执行页面的内核数；None 表示 CPU 核数（至多 2），1 表示不并行。
+    app.add_config_value("dlbook_execution_workers", None, "")
     # 优先级数值较小者先运行：要在 myst-nb 读取配置之前改好缓存路径。
     app.connect("config-inited", _quiet_environment, priority=300)
     app.connect(
@@ -63,6 +67,7 @@ def setup(app):
     )
     app.connect("config-inited", mathjax.on_config_inited, priority=400)
     app.connect("env-get-outdated", execution_cache.on_env_get_outdated)
+    app.connect("env-before-read-docs", parallel.on_env_before_read_docs)
     app.connect("html-page-context", colab.add_colab_button, priority=600)
     app.connect("html-page-context", html_fixes.fix_citation_roles)
     app.connect(
