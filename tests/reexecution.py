@@ -33,15 +33,28 @@ class WarmKernel:
 
     def _start(self):
         try:
-            self.km.start_kernel(cwd=self.cwd.name, env=book_env())
-            kc = self.km.client()
-            kc.start_channels()
-            kc.wait_for_ready(timeout=300)
-            reply = kc.execute_interactive(PREWARM, timeout=300)
-            kc.stop_channels()
-            assert reply["content"]["status"] == "ok", reply["content"]
-        except Exception as err:  # 在使用它的线程中重新抛出
-            self.error = err
+            self._start_once()
+        except Exception:
+            # 偶尔两个内核同时挑中同一个空闲端口（ZMQ “address already in
+            # use”）：换一组端口再试一次。
+            try:
+                if self.km.has_kernel:
+                    self.km.shutdown_kernel(now=True)
+                from jupyter_client.manager import KernelManager
+
+                self.km = KernelManager(kernel_name="python3")
+                self._start_once()
+            except Exception as err:  # 在使用它的线程中重新抛出
+                self.error = err
+
+    def _start_once(self):
+        self.km.start_kernel(cwd=self.cwd.name, env=book_env())
+        kc = self.km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=300)
+        reply = kc.execute_interactive(PREWARM, timeout=300)
+        kc.stop_channels()
+        assert reply["content"]["status"] == "ok", reply["content"]
 
     def ready(self):
         self._thread.join()
