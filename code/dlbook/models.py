@@ -19,19 +19,29 @@ CLASSIC_EPOCHS = 15
 CLASSIC_BATCH_SIZE = 128
 
 
-def conv2d_params(kernel_size, c_in, c_out, use_bias=True) -> int:
-    """卷积层的参数个数：每个输出通道一个 k×k×c_in 的核，外加一个偏置。"""
-    kh, kw = (
+def _conv2d_params(kernel_size, c_in, c_out, use_bias=True):
+    # 每个输出通道一个 f_h×f_w×c_in 的核，外加一个偏置
+    fh, fw = (
         (kernel_size, kernel_size)
         if isinstance(kernel_size, int)
         else kernel_size
     )
-    return kh * kw * c_in * c_out + (c_out if use_bias else 0)
+    return fh * fw * c_in * c_out + (c_out if use_bias else 0)
+
+
+def conv2d_params(kernel_size, c_in, c_out, use_bias=True) -> int:
+    """卷积层的参数个数：每个输出通道一个 k×k×c_in 的核，外加一个偏置。"""
+    return _conv2d_params(kernel_size, c_in, c_out, use_bias)
+
+
+def _dense_params(n_in, n_out, use_bias=True):
+    # n_in×n_out 的权重矩阵，外加 n_out 个偏置
+    return n_in * n_out + (n_out if use_bias else 0)
 
 
 def dense_params(n_in, n_out, use_bias=True) -> int:
     """全连接层的参数个数：n_in×n_out 的权重矩阵，外加 n_out 个偏置。"""
-    return n_in * n_out + (n_out if use_bias else 0)
+    return _dense_params(n_in, n_out, use_bias)
 
 
 def batchnorm_params(channels) -> tuple:

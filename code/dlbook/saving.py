@@ -546,6 +546,10 @@ def walk_h5(path) -> list[tuple[str, str]]:
     Returns:
         ``(路径, 描述)`` 的列表；数据集的描述是形状和 dtype，组为 "组"。
     """
+    return _walk_h5(path)
+
+
+def _walk_h5(path):
     import h5py
 
     rows = []
