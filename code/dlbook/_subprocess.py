@@ -3,6 +3,7 @@
 import signal
 import subprocess
 import threading
+import time
 
 
 class Child:
@@ -51,3 +52,26 @@ class Child:
         for t in self.threads:
             t.join(timeout=5)
         return "".join(self.out), "".join(self.err), self.proc.returncode
+
+
+def wait_for_line(child, prefix: str, deadline: float) -> bool:
+    """等子进程打印以 ``prefix`` 开头的一行。
+
+    Returns:
+        见到这一行时为 True；子进程没打印它就结束了为 False。
+
+    Raises:
+        TimeoutError: 到了 ``deadline``（``time.monotonic()`` 的时刻）仍没
+            见到；即使子进程一言不发地挂起，也按时返回。
+    """
+    while True:
+        if any(line.startswith(prefix) for line in list(child.out)):
+            return True
+        if child.proc.poll() is not None:
+            # 进程已结束：等读线程读完最后几行再判断一次
+            for t in child.threads:
+                t.join(timeout=5)
+            return any(line.startswith(prefix) for line in child.out)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"到期仍没有见到以 {prefix!r} 开头的一行")
+        time.sleep(0.02)

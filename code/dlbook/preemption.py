@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from dlbook._subprocess import Child
+from dlbook._subprocess import Child, wait_for_line
 from dlbook.data import load_flat_mnist
 from dlbook.models import create_model
 from dlbook.saving import atomic_save, load_model_safely
@@ -323,17 +323,12 @@ def run_and_preempt(
         RuntimeError: 超时，或子进程没有打印 when 就结束了。
     """
     child = Child(module_command(*args), dict(os.environ))
-    deadline = time.monotonic() + timeout
     rc, took = None, None
     try:
-        while rc is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"子进程 {timeout} 秒内没有到达 {when}")
-            if any(s.startswith(when) for s in child.out):
-                rc, took = terminate_with_grace(child.proc, grace)
-            elif child.proc.poll() is not None:
-                break
-            time.sleep(0.02)
+        if wait_for_line(child, when, time.monotonic() + timeout):
+            rc, took = terminate_with_grace(child.proc, grace)
+    except TimeoutError as err:
+        raise RuntimeError(f"子进程 {timeout} 秒内没有到达 {when}") from err
     finally:
         out, err, code = child.finish()
     if rc is None:

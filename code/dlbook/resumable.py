@@ -19,15 +19,13 @@
 import argparse
 import os
 import re
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 import numpy as np
 
+from dlbook._subprocess import Child, wait_for_line
 from dlbook.saving import (
     atomic_save,
     checkpoint_epoch,
@@ -395,23 +393,12 @@ def run_module(*args, timeout: float = 300) -> str:
     return proc.stdout
 
 
-def _kill_at_pause(proc):
-    # 逐行读子进程的输出，一见到 PAUSED 就发 SIGKILL：不给它收尾的机会
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith(PAUSE_MARK):
-            proc.send_signal(signal.SIGKILL)
-            return lines
-    return None
-
-
 def run_until_pause(command, timeout: float = 300) -> tuple[str, int]:
     """运行 ``command``，一见到 ``PAUSED`` 标记就用 SIGKILL 杀死它。
 
-    期限是真正的期限：看门狗线程到时杀死子进程，即使它一言不发地挂起。
-    标准错误写进临时文件而不是管道，子进程打印再多的日志也不会因
-    管道写满而卡住。
+    期限是真正的期限：即使子进程一言不发地挂起，到时也会被杀死；后台
+    线程读尽它的标准输出与标准错误，打印再多的日志也不会因管道写满而
+    卡住（见 :mod:`dlbook._subprocess`）。
 
     Returns:
         ``(标准输出, 退出码)``；被 SIGKILL 杀死时退出码为 ``-9``。
@@ -419,36 +406,21 @@ def run_until_pause(command, timeout: float = 300) -> tuple[str, int]:
     Raises:
         RuntimeError: 子进程没有停在注入点就结束了，或超过 ``timeout`` 秒。
     """
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as err:
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=err, text=True
+    child = Child(command, dict(os.environ))
+    why = None
+    try:
+        # 一见到 PAUSED 就发 SIGKILL：不给它收尾的机会
+        if not wait_for_line(child, PAUSE_MARK, time.monotonic() + timeout):
+            why = "没有停在注入点就结束了"
+    except TimeoutError:
+        why = f"超过 {timeout} 秒仍没有停在注入点，已被杀死"
+    finally:
+        out, err, code = child.finish()  # 还在运行就 SIGKILL
+    if why:
+        raise RuntimeError(
+            f"子进程{why}（退出码 {code}）。标准错误的末尾：\n{err[-2000:]}"
         )
-        expired = threading.Event()
-
-        def watchdog():
-            expired.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout, watchdog)
-        timer.start()
-        try:
-            lines = _kill_at_pause(proc)
-        finally:
-            timer.cancel()
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            proc.stdout.close()
-        if lines is None or expired.is_set():
-            err.seek(0)
-            tail = err.read()[-2000:]
-            why = (
-                f"超过 {timeout} 秒仍没有停在注入点，已被杀死"
-                if expired.is_set()
-                else f"没有停在注入点就结束了（退出码 {proc.returncode}）"
-            )
-            raise RuntimeError(f"子进程{why}。标准错误的末尾：\n{tail}")
-    return "".join(lines), proc.returncode
+    return out, code
 
 
 def run_and_kill(*args, timeout: float = 300) -> tuple[str, int]:
