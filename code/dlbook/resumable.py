@@ -393,6 +393,13 @@ def run_module(*args, timeout: float = 300) -> str:
     return proc.stdout
 
 
+def _kill_at_pause(child, deadline):
+    # 一见到 PAUSED 就发 SIGKILL：不给它收尾的机会
+    seen = wait_for_line(child, PAUSE_MARK, deadline)
+    child.kill()
+    return seen
+
+
 def run_until_pause(command, timeout: float = 300) -> tuple[str, int]:
     """运行 ``command``，一见到 ``PAUSED`` 标记就用 SIGKILL 杀死它。
 
@@ -409,8 +416,7 @@ def run_until_pause(command, timeout: float = 300) -> tuple[str, int]:
     child = Child(command, dict(os.environ))
     why = None
     try:
-        # 一见到 PAUSED 就发 SIGKILL：不给它收尾的机会
-        if not wait_for_line(child, PAUSE_MARK, time.monotonic() + timeout):
+        if not _kill_at_pause(child, time.monotonic() + timeout):
             why = "没有停在注入点就结束了"
     except TimeoutError:
         why = f"超过 {timeout} 秒仍没有停在注入点，已被杀死"

@@ -71,16 +71,16 @@ def name_sidebar_toggles(app, exception) -> None:
     """给侧栏折叠按钮加上可读的名称（axe-core 规则 summary-name）。"""
     if exception is not None or app.builder.format != "html":
         return
-    toggles = fixed = 0
+    toggles = named = 0
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         toggles += "toctree-toggle" in text
         if _BARE_SUMMARY in text:
-            fixed += 1
-            page.write_text(
-                text.replace(_BARE_SUMMARY, _NAMED_SUMMARY), encoding="utf-8"
-            )
-    if toggles and not fixed and _NAMED_SUMMARY not in text:
+            text = text.replace(_BARE_SUMMARY, _NAMED_SUMMARY)
+            page.write_text(text, encoding="utf-8")
+        # 这一次改的，或上一次构建已经改好、这次没有重写的页面
+        named += _NAMED_SUMMARY in text
+    if toggles and not named:
         logger.warning(
             "侧栏有折叠按钮，但没有一处匹配 %r：主题变了，"
             "请更新 dlbook_build/html_fixes.py。",

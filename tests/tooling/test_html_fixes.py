@@ -63,3 +63,28 @@ def test_citation_roles_are_removed_and_a_changed_markup_warns(caplog):
     finally:
         html_fixes.logger.warning = original
     assert warnings and "docutils 变了" in warnings[0]
+
+
+def test_sidebar_toggles_named_once_and_rebuild_does_not_warn(tmp_path):
+    bare = html_fixes._BARE_SUMMARY + "</span></summary>"
+    (tmp_path / "a.html").write_text(f"<nav>{bare}</nav>", encoding="utf-8")
+    (tmp_path / "b.html").write_text("<p>没有侧栏</p>", encoding="utf-8")
+    app = NS(outdir=str(tmp_path), builder=NS(format="html"))
+    warnings = []
+    original = html_fixes.logger.warning
+    html_fixes.logger.warning = lambda msg, *a: warnings.append(msg % a)
+    try:
+        html_fixes.name_sidebar_toggles(app, None)
+        text = (tmp_path / "a.html").read_text(encoding="utf-8")
+        assert 'aria-label="展开或折叠本章各节"' in text
+        # 增量构建没有重写页面：已经改好的页面不算“主题变了”。
+        html_fixes.name_sidebar_toggles(app, None)
+        assert not warnings
+        # 主题真的换了标记：警告。
+        (tmp_path / "a.html").write_text(
+            '<nav><summary class="toctree-toggle">x</summary></nav>', "utf-8"
+        )
+        html_fixes.name_sidebar_toggles(app, None)
+    finally:
+        html_fixes.logger.warning = original
+    assert len(warnings) == 1 and "主题变了" in warnings[0]
