@@ -50,6 +50,7 @@ def make_book(root, with_extension: bool) -> None:
           execute_notebooks: cache
         sphinx:
         {ext}  config:
+            nb_merge_streams: true
             dlbook_watch_paths: [pkg]
             dlbook_bundle_mathjax: false
         """
