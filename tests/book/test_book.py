@@ -59,6 +59,28 @@ def test_every_code_cell_was_executed(html_build):
             assert cell.get("execution_count"), (page, cell.source[:80])
 
 
+def test_every_figure_cell_shows_an_image(html_build):
+    """标了图题（``mystnb: figure``）的代码单元都真的输出了一张图。"""
+    import nbformat
+
+    executed = ROOT / "_build" / "jupyter_execute"
+    missing = []
+    for page in toc_files():
+        path = executed / f"{page}.ipynb"
+        if not path.is_file():
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.get("metadata", {}).get("mystnb", {})
+            if cell.cell_type != "code" or "figure" not in meta:
+                continue
+            kinds = {
+                kind for out in cell.outputs for kind in out.get("data", {})
+            }
+            if not kinds & {"image/png", "image/svg+xml", "text/html"}:
+                missing.append((page, meta["figure"].get("name")))
+    assert not missing, f"这些图没有输出：{missing}"
+
+
 def test_no_tensorflow_log_lines_in_pages(html_build):
     _, html_dir = html_build
     for page in _html_pages(html_dir):

@@ -60,3 +60,18 @@ def test_finish_sets_title_only_when_given():
     plotting.finish(fig, "总标题")
     assert fig._suptitle.get_text() == "总标题"
     plt.close(fig)
+
+
+def test_rc_restores_only_the_keys_it_changed():
+    """与 rc_context 不同：块里别处改动的设置（如 inline 后端打开的交互
+    模式）不会在退出时被撤销，否则本页以后的图都不再显示。"""
+    before = matplotlib.rcParams["font.size"]
+    interactive = matplotlib.rcParams["interactive"]
+    try:
+        with plotting.rc({"font.size": 31}):
+            assert matplotlib.rcParams["font.size"] == 31
+            matplotlib.rcParams["interactive"] = not interactive
+        assert matplotlib.rcParams["font.size"] == before
+        assert matplotlib.rcParams["interactive"] == (not interactive)
+    finally:
+        matplotlib.rcParams["interactive"] = interactive

@@ -11,6 +11,7 @@
 任何系统中文字体的机器上，图中的中文也不会变成方框。
 """
 
+import contextlib
 import os
 
 import matplotlib
@@ -55,6 +56,23 @@ def use_chinese_font() -> str:
     matplotlib.rcParams["axes.unicode_minus"] = False
     matplotlib.rcParams["figure.dpi"] = 100
     return CJK_FAMILY
+
+
+@contextlib.contextmanager
+def rc(params):
+    """临时改几项 rcParams（如字号），退出时只恢复这几项。
+
+    不用 ``matplotlib.rc_context``：它退出时恢复*全部* rcParams。若图是
+    在它里面第一次创建的，Jupyter 的 inline 后端恰在此时启用，并打开
+    交互模式（``interactive``）；退出时交互模式被一并“恢复”为关闭，此后
+    本页的图都不再显示。也可用作装饰器：``@rc({...})``。
+    """
+    old = {key: matplotlib.rcParams[key] for key in params}
+    matplotlib.rcParams.update(params)
+    try:
+        yield
+    finally:
+        matplotlib.rcParams.update(old)
 
 
 def finish(fig, title=None):

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from dlbook.conv import conv_output_size, padding_amounts
-from dlbook.plotting import finish, use_chinese_font
+from dlbook.plotting import finish, rc, use_chinese_font
 
 _IN, _PAD, _KER = "#cfe2f3", "white", "#1f4e79"
 #: 图宽不超过 MAX_WIDTH 英寸（约正文宽度），图中文字不小于 FONT 磅，
@@ -235,7 +235,7 @@ def draw_conv_transpose(ax, L, f, stride=1, pos=(0, 0), title=None):
     _draw_panel(ax, real, cells, (Lo, Lo), pos, title)
 
 
-@plt.rc_context(_RC)
+@rc(_RC)
 def conv_arithmetic_figure(configs, ncols=None, width=4.0, height=3.4):
     """把若干卷积算术示意图排成一行或多行。
 
@@ -267,7 +267,7 @@ def conv_arithmetic_figure(configs, ncols=None, width=4.0, height=3.4):
     return finish(fig)
 
 
-@plt.rc_context(_RC)
+@rc(_RC)
 def tiled_assignment_figure(out_size=6, tiles=(1, 2, 3)):
     """画出平铺卷积中每个输出位置由哪一个卷积核负责。
 
@@ -303,7 +303,7 @@ def tiled_assignment_figure(out_size=6, tiles=(1, 2, 3)):
     return finish(fig)
 
 
-@plt.rc_context(_RC)
+@rc(_RC)
 def plot_curves(z, panels, ylabel, title=None):
     """在并排的子图中画若干函数曲线。
 
@@ -342,7 +342,7 @@ def plot_curves(z, panels, ylabel, title=None):
     return finish(fig, title)
 
 
-@plt.rc_context(_RC)
+@rc(_RC)
 def plot_maps(
     maps,
     row_titles=None,
@@ -431,7 +431,7 @@ def plot_maps(
     return finish(fig, title)
 
 
-@plt.rc_context(_RC)
+@rc(_RC)
 def plot_receptive_field(depth, series, title=None):
     """画感受野边长随层数的增长。
 
@@ -457,7 +457,7 @@ def plot_receptive_field(depth, series, title=None):
     return finish(fig)
 
 
-@plt.rc_context(_RC)
+@rc(_RC)
 def plot_kernel_learning(errors, kernels, target):
     """画“用梯度下降学卷积核”的收敛过程。
 
@@ -491,7 +491,7 @@ def plot_kernel_learning(errors, kernels, target):
     return finish(fig)
 
 
-@plt.rc_context(_RC)
+@rc(_RC)
 def plot_causal_stack(panels):
     """画因果卷积堆叠中，最后一个输出依赖哪些单元（WaveNet 的画法）。
 
@@ -534,7 +534,7 @@ def plot_causal_stack(panels):
     return finish(fig)
 
 
-@plt.rc_context(_RC)
+@rc(_RC)
 def im2col_figure(X, K):
     """画 im2col：每个感受野展平成矩阵的一行，核展平成一列，卷积 = 矩阵乘法。
 
