@@ -44,6 +44,24 @@ def _quiet_environment(app, config) -> None:
         os.environ.setdefault(key, value)
 
 
+def _warm_font_cache(app, config) -> None:
+    """在启动内核之前备好 Matplotlib 的字体缓存。
+
+    新机器上第一次导入 Matplotlib 时，它一边建缓存一边往 stderr 打印
+    “building the font cache”；缓存若是别的虚拟环境留下、缺了 Matplotlib
+    自带的字体，画数学符号时又会打印 “findfont: ... not found”。这些若出现
+    在页面的单元格里，构建就会失败（stderr 视为警告），两个内核同时建缓存
+    还会互相干扰。这里在构建进程中先导入一次；缓存里缺自带字体时重建它。
+    """
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    if not {"DejaVu Sans", "STIXGeneral"} <= names:
+        font_manager.fontManager = font_manager._load_fontmanager(
+            try_read_cache=False
+        )
+
+
 def _add_static(app) -> None:
     """注册本包自带的样式表。"""
     static = str(Path(__file__).parent / "_static")
@@ -62,6 +80,7 @@ def setup(app):
     app.add_config_value("dlbook_execution_workers", None, "")
     # 优先级数值较小者先运行：要在 myst-nb 读取配置之前改好缓存路径。
     app.connect("config-inited", _quiet_environment, priority=300)
+    app.connect("config-inited", _warm_font_cache, priority=300)
     app.connect(
         "config-inited", execution_cache.on_config_inited, priority=400
     )

@@ -88,3 +88,23 @@ def test_sidebar_toggles_named_once_and_rebuild_does_not_warn(tmp_path):
     finally:
         html_fixes.logger.warning = original
     assert len(warnings) == 1 and "主题变了" in warnings[0]
+
+
+def test_font_cache_without_matplotlibs_own_fonts_is_rebuilt(monkeypatch):
+    """别的虚拟环境留下的字体缓存缺了 STIX：构建前重建，内核里不再警告。"""
+    from matplotlib import font_manager
+
+    import dlbook_build
+
+    stale = font_manager.FontManager.__new__(font_manager.FontManager)
+    stale.ttflist = [
+        f for f in font_manager.fontManager.ttflist if f.name != "STIXGeneral"
+    ]
+    monkeypatch.setattr(font_manager, "fontManager", stale)
+    monkeypatch.setattr(
+        font_manager,
+        "_load_fontmanager",
+        lambda try_read_cache: "重建的缓存" if not try_read_cache else stale,
+    )
+    dlbook_build._warm_font_cache(None, None)
+    assert font_manager.fontManager == "重建的缓存"
