@@ -14,6 +14,7 @@ import pytest
 from dlbook_build import colab
 from dlbook_build import notebooks as nbs
 from helpers import book_env, run_jupyter_book
+from tinybook import FRONT_MATTER
 
 HELPER = '''\
 """小书用的代码包。"""
@@ -389,16 +390,9 @@ def test_export_without_build_says_what_to_do(tmp_path):
 
 # ------------------------------------------------------------ 小书（慢）
 
-PAGE = """\
----
-jupytext:
-  text_representation:
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+PAGE = (
+    FRONT_MATTER
+    + """\
 (sec-page)=
 # 页面
 
@@ -451,17 +445,11 @@ plt.plot([0, 1], [0, 3]);
 答案是 {glue:text}`value`，由{eq}`eq-page`。
 ```
 """
+)
 
-GLOSSARY = """\
----
-jupytext:
-  text_representation:
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+GLOSSARY = (
+    FRONT_MATTER
+    + """\
 # 术语表
 
 ```{glossary}
@@ -469,6 +457,7 @@ kernelspec:
   convolution kernel。滑过输入的小权重矩阵。
 ```
 """
+)
 
 BIB = """\
 @article{lecun1998,

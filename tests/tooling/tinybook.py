@@ -6,7 +6,8 @@ import textwrap
 
 from helpers import book_env, run_jupyter_book
 
-HEADER = """\
+#: 每页开头的 jupytext 文件头：让 myst-nb 把页面当作笔记本。
+FRONT_MATTER = """\
 ---
 jupytext:
   text_representation:
@@ -16,8 +17,9 @@ kernelspec:
   language: python
   name: python3
 ---
-# 页面
 """
+
+HEADER = FRONT_MATTER + "# 页面\n"
 
 CELLS = """
 ```{code-cell} ipython3
