@@ -211,25 +211,109 @@ SECTION_PAGES = [
 ]
 
 
+#: 指令的开头一行：```{exercise}、````{solution} ex-...（sphinx-exercise）。
+DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{(exercise|solution)\}[ \t]*(\S*)")
+
+
 def _exercises(text):
-    """“## 练习”一节中编号的题目数，与单独折叠的答案数。"""
+    """“## 练习”一节中的练习与答案。
+
+    返回 ``(题目标签列表, 答案列表, 旧格式的痕迹)``；答案是
+    ``(所答题目的标签, 是否 :class: dropdown, 行号)``。
+    """
     if "\n## 练习" not in text:
-        return 0, 0
+        return [], [], []
     body = text.split("\n## 练习", 1)[1].split("\n## ", 1)[0]
-    items = re.findall(r"^\d+\. ", body, re.M)
-    answers = re.findall(r"^\s*:class: dropdown", body, re.M)
-    return len(items), len(answers)
+    lines = body.split("\n")
+    exercises, solutions = [], []
+    i = 0
+    while i < len(lines):
+        m = DIRECTIVE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, kind, arg = m.groups()
+        options = {}
+        j = i + 1
+        while j < len(lines) and lines[j].startswith(":"):
+            key, _, value = lines[j][1:].partition(":")
+            options[key.strip()] = value.strip()
+            j += 1
+        classes = options.get("class", "").split()
+        if kind == "exercise":
+            exercises.append(options.get("label", ""))
+        else:
+            solutions.append((arg, "dropdown" in classes, i))
+        # 跳到与开头同样长的收尾围栏之后（块内的代码块用更短的围栏）
+        while j < len(lines) and lines[j].rstrip() != fence:
+            j += 1
+        i = j + 1
+    # 旧格式：编号列表的题目、“练习 N 的答案”折叠块
+    old = re.findall(r"^\d+\. .*|^.*练习 \d+ 的(?:答案|提示).*", body, re.M)
+    return exercises, solutions, old
+
+
+def _exercise_problems(page, text):
+    """一页练习的问题清单（空表示合格）。"""
+    exercises, solutions, old = _exercises(text)
+    problems = []
+    if len(exercises) < 3:
+        problems.append(f"{page}：练习只有 {len(exercises)} 道（至少 3 道）")
+    if old:
+        problems.append(f"{page}：还有旧格式的练习或答案：{old[:2]}")
+    if "" in exercises or len(set(exercises)) < len(exercises):
+        problems.append(f"{page}：每道练习要有唯一的 :label:")
+    for label in exercises:
+        mine = [s for s in solutions if s[0] == label]
+        if len(mine) != 1:
+            problems.append(
+                f"{page}：练习 {label} 有 {len(mine)} 个答案（应恰好 1 个）"
+            )
+        elif not mine[0][1]:
+            problems.append(
+                f"{page}：练习 {label} 的答案没有 :class: dropdown，"
+                "读者会直接看到它"
+            )
+    for target, _, _ in solutions:
+        if target not in exercises:
+            problems.append(f"{page}：答案指向本页没有的练习 {target!r}")
+    return problems
 
 
 @pytest.mark.parametrize("page", SECTION_PAGES)
 def test_every_section_has_exercises_each_with_a_hidden_answer(page):
     text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
-    n_items, n_answers = _exercises(text)
-    assert n_items >= 3, f"{page}：练习只有 {n_items} 道（至少 3 道）"
-    assert n_answers >= n_items, (
-        f"{page}：{n_items} 道练习只有 {n_answers} 个折叠的答案；"
-        "每道练习要有自己的答案"
-    )
+    assert _exercise_problems(page, text) == []
+
+
+def test_exercise_labels_are_unique_across_the_book():
+    seen = {}
+    for page in PAGES:
+        text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+        for label in _exercises(text)[0]:
+            where = f"{seen.get(label)} 与 {page}"
+            assert label not in seen, f"{label} 同时出现在 {where}"
+            seen[label] = page
+
+
+def test_exercise_check_catches_missing_and_visible_answers():
+    def ex(n):
+        code = "```python\npass\n```"
+        return f"````{{exercise}}\n:label: ex-{n}\n\n{code}\n````\n"
+
+    def sol(n, cls=":class: dropdown\n"):
+        return f"```{{solution}} ex-{n}\n{cls}\n答。\n```\n"
+
+    good = "# 页\n\n## 练习\n\n" + ex(1) + sol(1) + ex(2) + sol(2)
+    good += ex(3) + sol(3)
+    assert _exercise_problems("p", good) == []
+    # 少一个答案、多一个答案、答案没折叠、只有两道题、旧格式：都要报出来
+    assert _exercise_problems("p", good.replace(sol(2), ""))
+    assert _exercise_problems("p", good + sol(3))
+    assert _exercise_problems("p", good.replace(sol(3), sol(3, "")))
+    assert _exercise_problems("p", good.replace(ex(3) + sol(3), ""))
+    old = good + "\n```{admonition} 练习 4 的答案\n:class: dropdown\n```\n"
+    assert _exercise_problems("p", old)
 
 
 def test_every_part_has_hidden_solutions():
@@ -237,6 +321,6 @@ def test_every_part_has_hidden_solutions():
     with_solutions = {
         p.split("/")[1]
         for p in SECTION_PAGES
-        if ":class: dropdown" in (ROOT / f"{p}.md").read_text("utf-8")
+        if _exercises((ROOT / f"{p}.md").read_text("utf-8"))[1]
     }
     assert parts <= with_solutions, parts - with_solutions
