@@ -16,6 +16,8 @@
 - ``{cite:p}`` 换成（作者，年份）；
 - 提示框换成带粗体标题的引用块，折叠的答案换成
   ``<details><summary>…</summary>``（Jupyter 与 Colab 都能折叠）；
+  sphinx-exercise 的 ``{exercise}`` 换成标题为“**练习 N**”的引用块，
+  ``{solution}`` 换成摘要为“练习 N 的答案”的 ``<details>``；
 - ``(label)=`` 与 ``%`` 注释行删去；代码单元生成的图在其后加一行斜体图题。
 
 不认识的角色或指令按其文字内容输出，并发出一条指明页面与名称的 Sphinx
@@ -154,6 +156,9 @@ class Context:
         if role == "eq" and target in self.equations:
             return self.eq_format.format(number=self.equations[target]), None
         found = self.xrefs.get((role, target))
+        if role == "ref" and not found and not title:
+            # 指向练习的 {ref}：网页上 sphinx-exercise 把它显示成编号
+            found = self.xrefs.get(("numref", target))
         if found and title and role != "numref":
             return title, found[1]
         return found
@@ -476,15 +481,21 @@ def _directive(name, arg, options, content, ctx: Context) -> str:
         return _glossary(content, ctx)
     if name == "bibliography":
         return "\n".join(f"- {entry}" for entry in ctx.bibliography())
-    if name in ("dropdown", "solution") or "dropdown" in classes:
-        summary = arg or ADMONITION_TITLES.get(name, "")
-        if name == "solution" or not summary:
-            summary = "答案" if name == "solution" else "详细内容"
+    if name == "solution":
+        # 每道练习自己的答案，默认折叠：“练习 N 的答案”
+        numbered = ctx.xref("numref", arg, None) if arg else None
+        summary = f"{numbered[0]} 的答案" if numbered else "答案"
+        if "dropdown" not in classes:
+            return _quote(f"**{summary}**\n\n{convert(body, ctx)}")
+        return _details(summary, convert(body, ctx))
+    if name == "dropdown" or "dropdown" in classes:
+        summary = arg or ADMONITION_TITLES.get(name, "") or "详细内容"
         return _details(convert_inline(summary, ctx), convert(body, ctx))
     if name in ("exercise-start", "solution-start"):
         # sphinx-exercise 的分段写法：中间可能隔着代码单元，只留标题
         if name == "solution-start":
-            return "**答案**"
+            numbered = ctx.xref("numref", arg, None) if arg else None
+            return f"**{numbered[0]} 的答案**" if numbered else "**答案**"
         return f"**练习：{arg}**" if arg else "**练习**"
     if name in ("exercise-end", "solution-end"):
         return ""
@@ -725,6 +736,9 @@ class SphinxContext(Context):
         domain_name, typ = XREF_ROLES.get(role, ("std", role))
         if typ in ("ref", "numref", "term", "keyword"):
             target = target.lower() if typ != "term" else target
+        if typ == "ref" and title is None and self._is_exercise(target):
+            # 网页上 sphinx-exercise 把指向练习的 {ref} 显示成“练习 N”
+            typ = "numref"
         text = title if title is not None else target
         node = pending_xref(
             "",
@@ -746,6 +760,11 @@ class SphinxContext(Context):
             return None
         uri = result.get("refuri", "")
         return result.astext(), self._absolute(uri)
+
+    def _is_exercise(self, label: str) -> bool:
+        registry = getattr(self.env, "sphinx_exercise_registry", {})
+        node = registry.get(label, {}).get("node")
+        return type(node).__name__ == "exercise_enumerable_node"
 
     def _absolute(self, uri: str) -> str | None:
         from urllib.parse import urljoin

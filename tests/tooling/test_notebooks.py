@@ -205,9 +205,37 @@ def test_sphinx_exercise_directives():
         ctx,
     )
     assert out.startswith("> **练习 1：池化**\n>\n> 算一算\n\n")
-    assert "<summary>答案</summary>\n\n是 0.9375\n\n</details>" in out
-    assert out.endswith("**答案**\n正文")
+    assert (
+        "<summary>练习 1 的答案</summary>\n\n是 0.9375\n\n</details>" in out
+    )
+    assert out.endswith("**练习 1 的答案**\n正文")
     assert ctx.warnings == []
+
+
+def test_exercise_with_hint_and_solution_like_the_book():
+    """书中的写法：提示折叠在题目里，{ref} 指向练习时显示编号。"""
+    ctx = _ctx(xrefs={("numref", "ex-a-1"): ("练习 7", None)})
+    out = _clean(
+        "见{ref}`ex-a-1`。\n\n"
+        "````{exercise}\n:label: ex-a-1\n\n写代码：\n\n"
+        "```python\ndef f():\n    ...\n```\n\n"
+        "```{admonition} 提示\n:class: dropdown\n\n想一想\n```\n````\n\n"
+        "````{solution} ex-a-1\n:class: dropdown\n\n"
+        "```python\ndef f():\n    return 1\n```\n````",
+        ctx,
+    )
+    assert out.startswith("见练习 7。\n\n> **练习 7**\n>\n> 写代码：")
+    assert "> ```python\n> def f():\n>     ...\n> ```" in out
+    assert "> <details>\n> <summary>提示</summary>\n>\n> 想一想" in out
+    assert out.endswith(
+        "<details>\n<summary>练习 7 的答案</summary>\n\n"
+        "```python\ndef f():\n    return 1\n```\n\n</details>"
+    )
+    assert ctx.warnings == []
+    # 没有编号可查时退回“答案”，并且不留 MyST
+    bare = _ctx()
+    out = _clean("```{solution} ex-b\n:class: dropdown\n\n是\n```", bare)
+    assert out.startswith("<details>\n<summary>答案</summary>")
 
 
 def test_targets_and_comments_are_dropped_code_is_untouched():
@@ -437,9 +465,21 @@ plt.plot([0, 1], [0, 3]);
 
 ## 练习
 
-1. 算一算 $3 \\times 2$。
+本节的第一题是{ref}`ex-page-1`。
 
-```{admonition} 练习 1 的答案
+````{exercise}
+:label: ex-page-1
+
+算一算 $3 \\times 2$。
+
+```{admonition} 提示
+:class: dropdown
+
+乘法。
+```
+````
+
+```{solution} ex-page-1
 :class: dropdown
 
 答案是 {glue:text}`value`，由{eq}`eq-page`。
@@ -482,8 +522,9 @@ html:
 launch_buttons:
   binderhub_url: https://mybinder.org
 sphinx:
-  extra_extensions: [dlbook_build]
+  extra_extensions: [dlbook_build, sphinx_exercise]
   config:
+    language: zh_CN
     dlbook_watch_paths: [pkg]
     dlbook_bundle_mathjax: false
     numfig: true
@@ -553,7 +594,11 @@ def test_tiny_book_notebooks_read_like_the_page(tiny_book):
         assert "def _core(x):\n    # 书中展示的核心" in text
         assert "不该出现" not in text
         assert "> **注意**\n>\n> 一条提示，值为 6。" in text
-        assert "<summary>练习 1 的答案</summary>" in text
+        # 练习是带编号的引用块，提示与答案各自折叠
+        assert "本节的第一题是练习 1。" in text
+        assert "> **练习 1**\n>\n> 算一算" in text
+        assert "> <summary>提示</summary>" in text
+        assert "<summary>练习 1 的答案</summary>\n\n答案是 6" in text
         assert "*图 1：一条直线*" in text
     # 不认识的角色按文字输出，并有一条指明页面与角色的警告
     assert "编码见 8。" in text
