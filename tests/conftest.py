@@ -21,6 +21,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(slow)
+    # 可复现性测试放到最后：它们只是等待后台的重新执行，排在最后时，
+    # 等待之前的 PDF、工具与单元测试都与重新执行同时进行。
+    items.sort(
+        key=lambda item: "reexecution" in getattr(item, "fixturenames", ())
+    )
     # 记下本次要比对的页面：整本书一构建完就在后台重新执行它们。
     config.dlbook_reexecute = [
         item.callspec.params["page"]

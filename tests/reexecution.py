@@ -1,22 +1,46 @@
 """在后台把每页在新内核中重新执行一遍，供可复现性测试比对。
 
 整本书构建完成后（``html_build``），若本次会话收集了
-``tests/book/test_determinism.py`` 的测试，就在后台线程中按目录顺序
-重新执行每一页；与此同时浏览器与 PDF 测试照常进行。可复现性测试只需
-等待对应页面的结果。
+``tests/book/test_determinism.py`` 的测试，就在后台线程中重新执行这些页；
+与此同时其余测试（浏览器、PDF、工具与单元测试）照常进行，可复现性测试
+排在会话的最后（见 ``conftest.py``），只需等待对应页面的结果。
 
 每页都在自己的新内核中执行，环境与构建时相同（:func:`helpers.book_env`）。
 下一页的内核在本页执行时就已启动，并预先导入 dlbook 与 TensorFlow
 （每页的第一个单元本来就做这件事），于是约 5 秒的导入与执行重叠。
+
+两个线程各用一个内核同时执行（与构建相同，见 ``dlbook_build.parallel``），
+按构建时记下的执行秒数从长到短领取页面：最长的几页最先开始，
+最后剩下的都是短页，两个线程几乎同时结束。
 """
 
 import tempfile
 import threading
+from pathlib import Path
 
 from helpers import ROOT, book_env
 
 #: 预先在内核中执行的代码：与每页第一个单元的导入相同。
 PREWARM = "import dlbook\nimport keras\nimport tensorflow\n"
+
+
+def built_seconds() -> dict[str, float]:
+    """构建时每页的执行秒数（取自当前的执行缓存），键为页名（无后缀）。"""
+    from jupyter_cache import get_cache
+
+    caches = sorted(
+        (ROOT / "_build" / ".jupyter_cache").glob("dlbook-*"),
+        key=lambda d: d.stat().st_mtime_ns,
+    )
+    if not caches:
+        return {}
+    seconds = {}
+    for record in get_cache(str(caches[-1])).list_cache_records():
+        path = Path(record.uri)
+        if path.is_relative_to(ROOT):
+            page = str(path.relative_to(ROOT).with_suffix(""))
+            seconds[page] = float(record.data.get("execution_seconds", 0))
+    return seconds
 
 
 class WarmKernel:
@@ -69,25 +93,43 @@ class WarmKernel:
 
 
 class Reexecution:
-    """按顺序重新执行若干页；``result(page)`` 等待并返回执行后的笔记本。"""
+    """重新执行若干页；``result(page)`` 等待并返回执行后的笔记本。"""
 
-    def __init__(self, pages):
+    def __init__(self, pages, workers=None):
+        from dlbook_build.parallel import default_workers
+
         self.pages = list(pages)
+        self.workers = workers or default_workers()
         self._done = {p: threading.Event() for p in self.pages}
         self._results = {}
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        seconds = built_seconds()
+        self._queue = sorted(
+            self.pages, key=lambda p: seconds.get(p, 0.0), reverse=True
+        )
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, daemon=True)
+            for _ in range(self.workers)
+        ]
 
     def start(self):
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
+
+    def _next(self):
+        with self._lock:
+            return self._queue.pop(0) if self._queue else None
 
     def _run(self):
         import jupytext
         from nbclient import NotebookClient
 
-        warm = WarmKernel()
-        for i, page in enumerate(self.pages):
-            following = WarmKernel() if i + 1 < len(self.pages) else None
+        page = self._next()
+        warm = WarmKernel() if page is not None else None
+        while page is not None:
+            following = self._next()
+            upcoming = WarmKernel() if following is not None else None
             try:
                 nb = jupytext.read(ROOT / f"{page}.md")
                 NotebookClient(
@@ -99,7 +141,7 @@ class Reexecution:
             finally:
                 warm.close()
                 self._done[page].set()
-            warm = following
+            page, warm = following, upcoming
 
     def result(self, page, timeout=1800):
         """等待 ``page`` 执行完毕；返回笔记本，出错时抛出原来的异常。"""

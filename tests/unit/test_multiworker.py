@@ -68,6 +68,7 @@ def test_only_worker_zero_or_chief_writes_to_ckpt_dir():
     assert write_dir("/c", "worker", 2) == os.path.join("/c", "workertemp_2")
 
 
+@pytest.mark.slow
 def test_training_data_from_file_or_arrays(tmp_path):
     from dlbook.data import load_flat_mnist
     from dlbook.multiworker import _training_data, save_data

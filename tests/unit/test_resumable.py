@@ -119,6 +119,7 @@ def test_kill_three_times_incl_during_writes_then_resume(reference, tmp_path):
     assert not any(".tmp-" in name for name in os.listdir(ckpt))
 
 
+@pytest.mark.slow
 def test_weights_only_restore_diverges(tmp_path):
     """只恢复层的权重、不恢复优化器状态，结果就与不中断时不同。"""
     kw = dict(n_train=128, batch_size=32, log=lambda s: None)
@@ -143,6 +144,7 @@ def test_weights_only_restore_diverges(tmp_path):
     assert int(resumed.optimizer.iterations) == 8
 
 
+@pytest.mark.slow
 def test_weights_only_first_updates_are_larger(tmp_path):
     """Adam 状态归零后，最初几步的更新量明显大于完整恢复的。"""
     from dlbook.data import load_flat_mnist
@@ -164,6 +166,7 @@ def test_weights_only_first_updates_are_larger(tmp_path):
         update_norms(fresh, X, y, 1, steps=100)
 
 
+@pytest.mark.slow
 def test_custom_loop_checkpoint_resume_is_exact(tmp_path):
     """tf.train.Checkpoint 恢复后继续训练，与不中断时逐位相同。"""
     kw = dict(n_train=100, log=lambda s: None)

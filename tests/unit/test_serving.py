@@ -41,6 +41,7 @@ def test_endpoint_accepts_any_batch_size(model, tmp_path):
         export_endpoint(model, path)
 
 
+@pytest.mark.slow
 def test_cli_shows_named_signature(model, tmp_path):
     path = export_endpoint(model, tmp_path / "m")
     text = saved_model_cli_show(path)
@@ -48,6 +49,7 @@ def test_cli_shows_named_signature(model, tmp_path):
     assert "inputs['pixels']" in text and "shape: (-1, 784)" in text
 
 
+@pytest.mark.slow
 def test_plain_tf_subprocess_matches_without_model_code(model, tmp_path):
     path = export_endpoint(model, tmp_path / "m")
     y, used_dlbook = predict_in_plain_tf(path, X(5))

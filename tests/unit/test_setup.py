@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import dlbook
 from dlbook import envinfo
@@ -37,6 +38,7 @@ def test_display_width_counts_wide_characters_twice():
     assert envinfo._display_width("ＡB") == 3  # 全角字母也占两格
 
 
+@pytest.mark.slow
 def test_importing_tensorflow_after_dlbook_prints_no_log_lines():
     code = (
         "import dlbook; dlbook.setup(); import tensorflow as tf; "

@@ -2,7 +2,15 @@
 
 import numpy as np
 
-from dlbook.plotting import show_digits, use_chinese_font
+from dlbook.plotting import (
+    FONT,
+    PAGE_WIDTH,
+    finish,
+    image_grid,
+    plot_series,
+    show_digits,
+    use_chinese_font,
+)
 
 
 def plot_history(history, title=None):
@@ -18,27 +26,18 @@ def plot_history(history, title=None):
         Matplotlib 的 Figure。
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     use_chinese_font()
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 3.4))
     for ax, key, name in [
         (axes[0], "loss", "损失"),
         (axes[1], "accuracy", "准确率"),
     ]:
-        ax.plot(epochs, history[key], "o-", ms=3, label="训练集")
+        series = {"训练集": history[key]}
         if f"val_{key}" in history:
-            ax.plot(epochs, history[f"val_{key}"], "s-", ms=3, label="验证集")
-        ax.set_xlabel("轮次（epoch）")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+            series["验证集"] = history[f"val_{key}"]
+        plot_series(ax, series, xlabel="轮次（epoch）", ylabel=name)
+    return finish(fig, title)
 
 
 def plot_confusion_matrix(cm, class_names=None, title=None):
@@ -57,7 +56,7 @@ def plot_confusion_matrix(cm, class_names=None, title=None):
     cm = np.asarray(cm)
     k = len(cm)
     names = class_names or [str(i) for i in range(k)]
-    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    fig, ax = plt.subplots(figsize=(7.2, 6.0))
     # 对数着色：对角线上的大数不至于把个位数的错误压成一片白。
     im = ax.imshow(np.log1p(cm), cmap="Blues")
     for i in range(k):
@@ -70,7 +69,7 @@ def plot_confusion_matrix(cm, class_names=None, title=None):
                     str(cm[i, j]),
                     ha="center",
                     va="center",
-                    fontsize=8,
+                    fontsize=FONT,
                     color="white" if dark else "black",
                 )
     ax.set_xticks(range(k), names)
@@ -80,8 +79,7 @@ def plot_confusion_matrix(cm, class_names=None, title=None):
     fig.colorbar(im, ax=ax, label="log(1 + 样本数)")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def show_misclassified(X, y_true, y_pred, n=20, ncols=10, title=None):
@@ -122,9 +120,6 @@ def plot_filters(kernel, ncols=8, title=None):
     Returns:
         Matplotlib 的 Figure。
     """
-    import matplotlib.pyplot as plt
-
-    use_chinese_font()
     kernel = np.asarray(kernel)
     if kernel.ndim != 4 or kernel.shape[2] != 1:
         raise ValueError(
@@ -132,22 +127,17 @@ def plot_filters(kernel, ncols=8, title=None):
             f"收到 {kernel.shape}。"
         )
     n = kernel.shape[-1]
-    nrows = -(-n // ncols)
     vmax = np.abs(kernel).max()
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(0.9 * ncols, 0.95 * nrows), squeeze=False
+    return image_grid(
+        [kernel[:, :, 0, i] for i in range(n)],
+        [str(i) for i in range(n)],
+        ncols=ncols,
+        cmap="RdBu_r",
+        size=0.9,
+        title=title,
+        vmin=-vmax,
+        vmax=vmax,
     )
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(
-                kernel[:, :, 0, i], cmap="RdBu_r", vmin=-vmax, vmax=vmax
-            )
-            ax.set_title(str(i), fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 def plot_feature_maps(image, maps, ncols=8, title=None):
@@ -160,30 +150,19 @@ def plot_feature_maps(image, maps, ncols=8, title=None):
     Returns:
         Matplotlib 的 Figure。
     """
-    import matplotlib.pyplot as plt
-
-    use_chinese_font()
     image = np.asarray(image)
     if image.ndim == 3:
         image = image[..., 0]
     maps = np.asarray(maps)
     n = maps.shape[-1]
-    nrows = -(-n // ncols) + 1
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(0.95 * ncols, 1.0 * nrows), squeeze=False
+    # 第一行只放输入图片，其余格子空着；特征图从第二行开始
+    images = [image] + [None] * (ncols - 1)
+    images += [maps[..., i] for i in range(n)]
+    titles = ["输入"] + [""] * (ncols - 1) + [str(i) for i in range(n)]
+    cmaps = ["gray_r"] * ncols + ["viridis"] * n
+    return image_grid(
+        images, titles, ncols=ncols, cmap=cmaps, size=0.95, title=title
     )
-    for ax in axes.flat:
-        ax.axis("off")
-    axes[0, 0].imshow(image, cmap="gray_r")
-    axes[0, 0].set_title("输入", fontsize=8)
-    for i in range(n):
-        ax = axes[1 + i // ncols, i % ncols]
-        ax.imshow(maps[..., i], cmap="viridis")
-        ax.set_title(str(i), fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 def show_images(images, titles, ncols=8, title=None, cmap="gray_r", size=1.1):
@@ -199,30 +178,19 @@ def show_images(images, titles, ncols=8, title=None, cmap="gray_r", size=1.1):
     Returns:
         Matplotlib 的 Figure。
     """
-    import matplotlib.pyplot as plt
-
-    use_chinese_font()
     images = np.asarray(images)
     if images.ndim == 4:
         images = images[..., 0]
-    n = len(images)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(size * ncols, (size + 0.2) * nrows),
-        squeeze=False,
+    return image_grid(
+        images,
+        titles,
+        ncols=ncols,
+        cmap=cmap,
+        size=size,
+        title=title,
+        vmin=0,
+        vmax=images.max(),
     )
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(images[i], cmap=cmap, vmin=0, vmax=images.max())
-            ax.set_title(titles[i], fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 def plot_schedule(schedule, total_steps, steps_per_epoch=None, title=None):
@@ -253,8 +221,7 @@ def plot_schedule(schedule, total_steps, steps_per_epoch=None, title=None):
     ax.grid(alpha=0.3, axis="y")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_reliability(cal, label=None, ax=None, title=None):
@@ -288,7 +255,7 @@ def plot_reliability(cal, label=None, ax=None, title=None):
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left")
     if title:
         ax.set_title(title)
     ax.figure.tight_layout()
@@ -310,10 +277,15 @@ def plot_dropout_masks(masks, names, n_channels=8, title=None):
     import matplotlib.pyplot as plt
 
     use_chinese_font()
+    from dlbook.plotting import _text_width
+
+    # 行名横写在左侧；整张图不超过正文宽度
+    left = max(_text_width(name) for name in names) + 0.2
+    cell = min(1.0, (PAGE_WIDTH - left) / n_channels)
     fig, axes = plt.subplots(
         len(masks),
         n_channels,
-        figsize=(1.0 * n_channels, 1.15 * len(masks)),
+        figsize=(left + cell * n_channels, (cell + 0.3) * len(masks)),
         squeeze=False,
     )
     for row, (mask, name) in enumerate(zip(masks, names, strict=True)):
@@ -323,9 +295,9 @@ def plot_dropout_masks(masks, names, n_channels=8, title=None):
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(f"通道 {c}", fontsize=8)
-        axes[row, 0].set_ylabel(name, fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+                ax.set_title(f"通道 {c}", fontsize=FONT)
+        axes[row, 0].set_ylabel(
+            name, fontsize=FONT, rotation=0, ha="right", va="center"
+        )
+    return finish(fig, title)
+
