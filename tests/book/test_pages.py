@@ -296,6 +296,21 @@ def test_exercise_labels_are_unique_across_the_book():
             seen[label] = page
 
 
+def test_references_to_exercises_stay_on_their_page():
+    """sphinx-exercise 1.2.1 在 PDF 里解析不了跨页的练习引用（排成
+    “练习 ??”），所以 ``{ref}`` 只指向本页的练习；别的页的练习请引用
+    那一节。"""
+    role = re.compile(r"\{(?:ref|numref)\}`(?:[^`<]*<)?(ex-[\w-]+)>?`")
+    for page in PAGES:
+        text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+        mine = set(_exercises(text)[0])
+        for target in role.findall(text):
+            assert target in mine, (
+                f"{page} 引用了别的页的练习 {target}：PDF 里会是“练习 ??”，"
+                "请改为引用那一节"
+            )
+
+
 def test_exercise_check_catches_missing_and_visible_answers():
     def ex(n):
         code = "```python\npass\n```"
