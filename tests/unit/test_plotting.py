@@ -41,7 +41,7 @@ def test_show_digits_grid_and_labels():
     assert len(images) == 12 and len(fig.axes) == 15
     assert images[3].get_title() == "3"
     fig = plotting.show_digits(X, y, n=2, pred=y[::-1])
-    assert fig.axes[0].get_title() == "真 0 / 预测 1"
+    assert fig.axes[0].get_title() == "真 0\n预测 1"
     plt.close("all")
 
 

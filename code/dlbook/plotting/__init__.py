@@ -21,6 +21,22 @@ import numpy as np
 CJK_FAMILY = "Noto Sans CJK SC"
 _FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
+#: 可读性规则：图宽不超过 PAGE_WIDTH 英寸（网页正文栏宽，100 dpi 下
+#: 800 px），图中文字不小于 FONT 磅（100 dpi 下 16.7 px，不小于正文的
+#: 16 px）。更宽的图在网页上按比例缩小，字也跟着变小。
+#: tests/unit/test_figure_text.py 对每一幅图检查这条规则。
+PAGE_WIDTH, FONT = 8.0, 12
+_READABLE = {
+    "font.size": FONT,
+    "axes.titlesize": FONT + 1,
+    "axes.labelsize": FONT,
+    "xtick.labelsize": FONT,
+    "ytick.labelsize": FONT,
+    "legend.fontsize": FONT,
+    "legend.title_fontsize": FONT,
+    "figure.titlesize": FONT + 2,
+}
+
 
 def cjk_font_path() -> str:
     """返回 mplfonts 附带的 Noto Sans CJK SC 字体文件路径。"""
@@ -40,6 +56,7 @@ def cjk_font_path() -> str:
 def use_chinese_font() -> str:
     """注册中文字体并设为 Matplotlib 的默认无衬线字体。
 
+    同时把各处的默认字号设为不小于 :data:`FONT` 磅（见 :data:`PAGE_WIDTH`）。
     可重复调用。缺少的字形（如数学符号）自动回退到 DejaVu Sans。
 
     Returns:
@@ -55,6 +72,7 @@ def use_chinese_font() -> str:
     matplotlib.rcParams["font.sans-serif"] = [CJK_FAMILY, "DejaVu Sans"]
     matplotlib.rcParams["axes.unicode_minus"] = False
     matplotlib.rcParams["figure.dpi"] = 100
+    matplotlib.rcParams.update(_READABLE)
     return CJK_FAMILY
 
 
@@ -83,18 +101,43 @@ def finish(fig, title=None):
     return fig
 
 
+def _text_width(text, size=FONT):
+    """估计一行文字在 size 磅下的宽度（英寸）：汉字 1 个字号宽，其余半个。"""
+    from unicodedata import east_asian_width
+
+    lines = str(text).split("\n") or [""]
+    ems = max(
+        sum(1.0 if east_asian_width(ch) in "WF" else 0.6 for ch in line)
+        for line in lines
+    )
+    return ems * size / 72
+
+
 def image_grid(
-    images, titles=None, *, ncols=8, cmap="gray_r", size=1.1, title=None
+    images,
+    titles=None,
+    *,
+    ncols=8,
+    cmap="gray_r",
+    size=1.1,
+    title=None,
+    **imshow,
 ):
     """把若干张图片排成网格，每张可带一个小标题；空出的格子不显示。
 
+    每格至少与最长的小标题一样宽，整张图不超过正文宽度
+    （:data:`PAGE_WIDTH`），小标题用 :data:`FONT` 磅。
+
     Args:
-        images: 图片序列，每张形状 (高, 宽)（或 imshow 接受的形状）。
+        images: 图片序列，每张形状 (高, 宽)（或 imshow 接受的形状）；
+            ``None`` 表示空出这一格。
         titles: 可选，与 ``images`` 等长的小标题。
         ncols: 每行张数（图片少于它时取图片数）。
-        cmap: 颜色映射；黑字白底的数字用 ``"gray_r"``。
+        cmap: 颜色映射，或与 ``images`` 等长的颜色映射列表；黑字白底的
+            数字用 ``"gray_r"``。
         size: 每格的边长（英寸）。
         title: 整张图的标题。
+        **imshow: 传给 ``imshow`` 的其他参数，如 ``vmin``、``vmax``。
 
     Returns:
         Matplotlib 的 Figure。
@@ -108,10 +151,17 @@ def image_grid(
         raise ValueError(
             f"titles 有 {len(titles)} 个，图片有 {len(images)} 张，应相等。"
         )
+    cmaps = [cmap] * len(images) if isinstance(cmap, str) else list(cmap)
     use_chinese_font()
     ncols = min(ncols, len(images))
     nrows = -(-len(images) // ncols)
-    extra = 0.25 if titles is not None else 0.0
+    if titles is not None:
+        size = max(size, max(_text_width(t) for t in titles) + 0.1)
+        lines = max(str(t).count("\n") + 1 for t in titles)
+        extra = 0.1 + 0.23 * lines
+    else:
+        extra = 0.0
+    size = min(size, PAGE_WIDTH / ncols)
     fig, axes = plt.subplots(
         nrows,
         ncols,
@@ -120,10 +170,10 @@ def image_grid(
     )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        if i < len(images):
-            ax.imshow(images[i], cmap=cmap)
-            if titles is not None:
-                ax.set_title(titles[i], fontsize=9)
+        if i < len(images) and images[i] is not None:
+            ax.imshow(images[i], cmap=cmaps[i], **imshow)
+        if i < len(images) and titles is not None:
+            ax.set_title(titles[i], fontsize=FONT, pad=3)
     return finish(fig, title)
 
 
@@ -165,8 +215,8 @@ def show_digits(X, y, n: int = 20, ncols: int = 10, title=None, pred=None):
         n: 显示的张数，不超过样本数。
         ncols: 每行张数。
         title: 整张图的标题。
-        pred: 可选的预测标签，形状 (样本数,)；给出时标题写作
-            “真 a / 预测 b”。
+        pred: 可选的预测标签，形状 (样本数,)；给出时标题分两行写作
+            “真 a”“预测 b”。
 
     Returns:
         Matplotlib 的 Figure。
@@ -177,13 +227,7 @@ def show_digits(X, y, n: int = 20, ncols: int = 10, title=None, pred=None):
     if not 1 <= n <= len(X):
         raise ValueError(f"n 应在 1 到 {len(X)} 之间，收到 {n}。")
     titles = [
-        f"{y[i]}" if pred is None else f"真 {y[i]} / 预测 {pred[i]}"
+        f"{y[i]}" if pred is None else f"真 {y[i]}\n预测 {pred[i]}"
         for i in range(n)
     ]
-    return image_grid(
-        X[:n],
-        titles,
-        ncols=ncols,
-        size=1.1 if pred is None else 1.3,
-        title=title,
-    )
+    return image_grid(X[:n], titles, ncols=ncols, size=1.1, title=title)

@@ -2,7 +2,13 @@
 
 import numpy as np
 
-from dlbook.plotting import finish, plot_series, use_chinese_font
+from dlbook.plotting import (
+    FONT,
+    PAGE_WIDTH,
+    finish,
+    plot_series,
+    use_chinese_font,
+)
 
 
 def _check_curves(curves, keys):
@@ -44,7 +50,7 @@ def plot_softmax(logits, probs, label, title=None):
     use_chinese_font()
     classes = np.arange(logits.size)
     colors = ["C1" if k == int(label) else "C0" for k in classes]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 3.2))
     ax1.bar(classes, logits, color=colors)
     ax1.axhline(0, color="black", lw=0.8)
     ax1.set(xlabel="类别 $k$", ylabel="$z_k$", title="logits（可正可负）")
@@ -107,7 +113,11 @@ def plot_overfitting(curves, title=None):
     use_chinese_font()
     n = len(curves)
     fig, axes = plt.subplots(
-        2, n, figsize=(4.2 * n, 6.2), sharex="col", squeeze=False
+        2,
+        n,
+        figsize=(min(4.2 * n, PAGE_WIDTH), 6.2),
+        sharex="col",
+        squeeze=False,
     )
     for col, (name, h) in enumerate(curves.items()):
         top, bottom = axes[0, col], axes[1, col]
@@ -140,7 +150,7 @@ def plot_overfitting(curves, title=None):
             transform=bottom.get_xaxis_transform(),
             ha="right" if right else "left",
             va="top",
-            fontsize=10,
+            fontsize=FONT,
         )
     # 上一行共用对数纵轴的范围；下一行只显示验证损失最低点附近，把回升放大
     values = [
