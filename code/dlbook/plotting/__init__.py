@@ -177,7 +177,9 @@ def image_grid(
     return finish(fig, title)
 
 
-def plot_series(ax, series, *, xlabel, ylabel, title=None, integer_x=True):
+def plot_series(
+    ax, series, *, xlabel, ylabel, title=None, integer_x=True, styles=None
+):
     """在一个坐标系里画若干条折线（如逐轮的损失），带图例与网格。
 
     Args:
@@ -187,6 +189,8 @@ def plot_series(ax, series, *, xlabel, ylabel, title=None, integer_x=True):
         xlabel, ylabel: 坐标轴名称。
         title: 坐标系的标题。
         integer_x: 横轴刻度只取整数（轮次）。
+        styles: 可选，与 ``series`` 等长的 ``ax.plot`` 参数字典列表
+            （颜色、线型、标记……），覆盖默认的标记。
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -195,7 +199,9 @@ def plot_series(ax, series, *, xlabel, ylabel, title=None, integer_x=True):
         x, y = values if isinstance(values, tuple) else (None, values)
         y = np.asarray(y, dtype=float)
         x = np.arange(1, len(y) + 1) if x is None else np.asarray(x)
-        ax.plot(x, y, marker=markers[k % len(markers)], ms=4, label=label)
+        style = {"marker": markers[k % len(markers)], "ms": 4}
+        style.update(styles[k] if styles else {})
+        ax.plot(x, y, label=label, **style)
     if integer_x:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel=xlabel, ylabel=ylabel)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dlbook.plotting import finish, use_chinese_font
+from dlbook.plotting import finish, plot_series, use_chinese_font
 
 #: 前向与反向箭头的颜色。
 FORWARD_COLOR = "#333333"
@@ -301,49 +301,32 @@ def plot_learning_curves(histories):
         {"marker": "o", "ls": "-", "ms": 7, "mfc": "none"},
         {"marker": "x", "ls": "--", "ms": 7},
         {"marker": "s", "ls": ":", "ms": 5, "mfc": "none"},
-    ]
-    for (name, h), st in zip(
-        histories.items(), styles[: len(histories)], strict=True
-    ):
+    ][: len(histories)]
+    losses, loss_styles, accs = {}, [], {}
+    for (name, h), st in zip(histories.items(), styles, strict=True):
         epochs = np.arange(len(h["train_loss"]))
-        ax1.plot(
-            epochs,
-            h["train_loss"],
-            color="C0",
-            label=f"{name}（训练集）",
-            **st,
-        )
-        ax1.plot(
-            epochs,
-            h["test_loss"],
-            color="C1",
-            label=f"{name}（测试集）",
-            **st,
-        )
-        ax2.plot(
-            epochs,
-            np.array(h["test_acc"]) * 100,
-            color="C2",
-            label=name,
-            **st,
-        )
-    ax1.set(
+        losses[f"{name}（训练集）"] = (epochs, h["train_loss"])
+        losses[f"{name}（测试集）"] = (epochs, h["test_loss"])
+        loss_styles += [{**st, "color": "C0"}, {**st, "color": "C1"}]
+        accs[name] = (epochs, np.array(h["test_acc"]) * 100)
+    plot_series(
+        ax1,
+        losses,
         xlabel="轮次（epoch）",
         ylabel="交叉熵损失",
-        yscale="log",
         title="损失",
+        styles=loss_styles,
     )
-    ax2.set(
-        xlabel="轮次（epoch）", ylabel="测试准确率（%）", title="测试准确率"
+    ax1.set_yscale("log")
+    plot_series(
+        ax2,
+        accs,
+        xlabel="轮次（epoch）",
+        ylabel="测试准确率（%）",
+        title="测试准确率",
+        styles=[{**st, "color": "C2"} for st in styles],
     )
     ax2.set_ylim(bottom=max(0, ax2.get_ylim()[0]))
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=12)
-        ax.tick_params(labelsize=12)
-        ax.xaxis.label.set_fontsize(12)
-        ax.yaxis.label.set_fontsize(12)
-        ax.title.set_fontsize(13)
     return finish(fig)
 
 

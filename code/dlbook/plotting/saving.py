@@ -15,7 +15,7 @@ def plot_update_norms(norms: dict, *, title=None):
     """
     import matplotlib.pyplot as plt
 
-    from dlbook.plotting import finish, use_chinese_font
+    from dlbook.plotting import finish, plot_series, use_chinese_font
 
     if not norms or len(norms) > 4:
         raise ValueError(f"norms 应有 1 到 4 条曲线，收到 {len(norms)} 条。")
@@ -25,17 +25,15 @@ def plot_update_norms(norms: dict, *, title=None):
     use_chinese_font()
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "x")]
-    for (label, values), (ls, marker) in zip(
-        norms.items(), styles[: len(norms)], strict=True
-    ):
-        steps = np.arange(1, len(values) + 1)
-        ax.plot(steps, values, ls=ls, marker=marker, ms=5, label=label)
+    plot_series(
+        ax,
+        norms,
+        xlabel="恢复后的第几步",
+        ylabel="这一步的参数更新量 ‖Δθ‖",
+        title=title,
+        styles=[{"ls": ls, "marker": m, "ms": 5} for ls, m in styles],
+    )
     ax.set_yscale("log")
     ax.set_xticks(np.arange(1, lengths.pop() + 1, 2))
-    ax.set_xlabel("恢复后的第几步")
-    ax.set_ylabel("这一步的参数更新量 ‖Δθ‖")
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
-    if title:
-        ax.set_title(title)
     return finish(fig)
