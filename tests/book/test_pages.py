@@ -225,11 +225,12 @@ def _exercises(text):
         return [], [], []
     body = text.split("\n## 练习", 1)[1].split("\n## ", 1)[0]
     lines = body.split("\n")
-    exercises, solutions = [], []
+    exercises, solutions, outside = [], [], []
     i = 0
     while i < len(lines):
         m = DIRECTIVE.match(lines[i])
         if not m:
+            outside.append(lines[i])
             i += 1
             continue
         fence, kind, arg = m.groups()
@@ -248,8 +249,10 @@ def _exercises(text):
         while j < len(lines) and lines[j].rstrip() != fence:
             j += 1
         i = j + 1
-    # 旧格式：编号列表的题目、“练习 N 的答案”折叠块
-    old = re.findall(r"^\d+\. .*|^.*练习 \d+ 的(?:答案|提示).*", body, re.M)
+    # 旧格式（指令之外）：编号列表的题目、“练习 N 的答案”折叠块
+    old = re.findall(
+        r"^\d+\. .*|^.*练习 \d+ 的(?:答案|提示).*", "\n".join(outside), re.M
+    )
     return exercises, solutions, old
 
 
@@ -329,6 +332,10 @@ def test_exercise_check_catches_missing_and_visible_answers():
     assert _exercise_problems("p", good.replace(ex(3) + sol(3), ""))
     old = good + "\n```{admonition} 练习 4 的答案\n:class: dropdown\n```\n"
     assert _exercise_problems("p", old)
+    assert _exercise_problems("p", good + "\n4. 旧式的第四题\n")
+    # 题目里的编号列表（步骤）不算旧格式
+    steps = good.replace("pass\n```\n", "pass\n```\n\n1. 先写\n2. 再测\n", 1)
+    assert steps != good and _exercise_problems("p", steps) == []
 
 
 def test_every_part_has_hidden_solutions():
