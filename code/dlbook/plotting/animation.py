@@ -21,6 +21,7 @@ PDF 里是分步图。
 import html
 import io
 import json
+import math
 import re
 import zlib
 
@@ -31,6 +32,9 @@ from dlbook.plotting import use_chinese_font
 
 #: 一个格子的边长（SVG 像素）。
 CELL = 24
+#: 网页正文字号（CSS 像素）。动画放大显示，直到画面上最小的字不小于它
+#: （仍不超过正文栏宽，见 :meth:`Animation.to_html`）。
+BODY_PX = 16
 
 # 图元样式：填充色、边框色、线宽、虚线、不透明度；文字的颜色与字号
 _BOX = {
@@ -49,15 +53,15 @@ _BOX = {
     "bg": ("#ffffff", "none", 0, False, 1.0),
 }
 _TEXT = {
-    "t": ("#222222", 11, "normal"),
-    "tin": ("#333333", 10, "normal"),
-    "tw": ("#7f3f00", 8, "bold"),
-    "tout": ("#1b3d0b", 11, "bold"),
+    "t": ("#222222", 11.5, "normal"),
+    "tin": ("#333333", 11.5, "normal"),
+    "tw": ("#7f3f00", 10, "bold"),
+    "tout": ("#1b3d0b", 11.5, "bold"),
     "tout2": ("#1b3d0b", 8.5, "bold"),
     "title": ("#222222", 12, "bold"),
-    "lab": ("#222222", 14, "normal"),
-    "fwd": ("#222222", 11, "normal"),
-    "bwd": ("#c0392b", 11, "normal"),
+    "lab": ("#222222", 15, "normal"),
+    "fwd": ("#222222", 14.5, "normal"),
+    "bwd": ("#c0392b", 14.5, "normal"),
 }
 _LINE = {
     "a": ("#bbbbbb", 1.2, False),
@@ -397,6 +401,22 @@ class Animation:
         parts.append("</svg>")
         return "".join(parts)
 
+    def text_sizes(self):
+        """画面上用到的各种文字的字号（SVG 像素），{样式: 字号}。"""
+        prims = list(self.scene.prims)
+        for sym in self.scene.symbols.values():
+            prims += sym
+        return {
+            p["cls"]: _TEXT[p["cls"]][1] for p in prims if p["kind"] == "text"
+        }
+
+    def max_width(self):
+        """网页中 SVG 的最大显示宽度（CSS 像素）：至少放大 1.25 倍，
+        并放大到最小的字不小于正文（:data:`BODY_PX`）；实际宽度还受
+        正文栏宽限制（``width: 100%``）。"""
+        smallest = min(self.text_sizes().values(), default=BODY_PX)
+        return self.scene.width * max(1.25, BODY_PX / smallest)
+
     def to_html(self, uid=None):
         """带播放按钮的 HTML 片段：内联 SVG、样式与脚本，无外部请求。"""
         uid = uid or f"dlb-{self.name}"
@@ -405,7 +425,7 @@ class Animation:
             for i, c in enumerate(self.captions)
         ]
         data = json.dumps(caps, ensure_ascii=False).replace("</", "<\\/")
-        css = _CSS.replace("%MAXW%", f"{self.scene.width * 1.25:.0f}")
+        css = _CSS.replace("%MAXW%", str(math.ceil(self.max_width())))
         return (
             f'<figure class="dlb-anim" data-n="{len(self)}" '
             f'data-ms="{self.ms}" data-playing="0">'
@@ -1336,7 +1356,7 @@ def backprop_animation(example=None):
         :class:`Animation`，``frames`` 见 :func:`backprop_frames`。
     """
     frames = backprop_frames(example)
-    sc = Scene(720, 370)
+    sc = Scene(720, 384)
     for a, b, label in _EDGES:
         x1, y1, x2, y2 = _edge_ends(a, b)
         sc.line(x1, y1, x2, y2, "a")
@@ -1360,7 +1380,7 @@ def backprop_animation(example=None):
             for m, comp in enumerate(np.ravel(v)):
                 sc.text(
                     x,
-                    y + 31 + 14 * m,
+                    y + 33 + 18 * m,
                     _fmt(comp, 4, True),
                     "fwd",
                     k=k,
@@ -1380,12 +1400,12 @@ def backprop_animation(example=None):
                 captions.append(f"反向：{long}；∂ℓ/∂b = {_vec(v['b'])}")
             else:
                 sc.text(
-                    x, y + 82, _GRAD_NAME[node], "bwd", k=k, key=f"gn{node}"
+                    x, y + 92, _GRAD_NAME[node], "bwd", k=k, key=f"gn{node}"
                 )
                 for m, comp in enumerate(np.ravel(v)):
                     sc.text(
                         x,
-                        y + 98 + 14 * m,
+                        y + 112 + 18 * m,
                         _fmt(comp, 4, True),
                         "bwd",
                         k=k,
@@ -1406,13 +1426,19 @@ def backprop_animation(example=None):
     return anim
 
 
+#: 参数梯度矩阵的列宽（SVG 像素）：放得下 14.5 px 的“−0.0123”；两块
+#: 矩阵各向外错开一点，免得中间相撞
+_GRAD_COL, _GRAD_SHIFT = 66, {"p1": -24, "p2": 24}
+
+
 def _param_grad(sc, k, node, g):
     """在参数节点上方写出 [∂ℓ/∂W | ∂ℓ/∂b]。"""
     x = _NODES[node][0]
     layer = node[1]
     W, b = np.asarray(g["W"]), np.asarray(g["b"])
     cols = W.shape[1] + 1
-    x0 = x - cols * 50 / 2
+    x = x + _GRAD_SHIFT[node]
+    x0 = x - cols * _GRAD_COL / 2
     sc.text(
         x,
         18,
@@ -1425,8 +1451,8 @@ def _param_grad(sc, k, node, g):
         row = list(W[r]) + [b[r]]
         for c, v in enumerate(row):
             sc.text(
-                x0 + 50 * (c + 1) - 4 + (6 if c == cols - 1 else 0),
-                36 + 14 * r,
+                x0 + _GRAD_COL * (c + 1) - 4 + (6 if c == cols - 1 else 0),
+                40 + 18 * r,
                 _fmt(v, 4, True),
                 "bwd",
                 k=k,
