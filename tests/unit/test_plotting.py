@@ -87,8 +87,16 @@ def test_mlp_diagram_shows_every_weight_value_and_delta():
         for w in layer["W"].ravel():
             assert f"{w:g}" in texts
     assert sum("\\delta" in t for t in texts) == 5  # 3 个隐藏 + 2 个输出
-    assert any(f"{a1[1]:.3g}" in t for t in texts)
-    assert any(f"{deltas[0][1]:.4f}" in t for t in texts)
+    # 圆内写的是前向的值，下方是偏置，上方红字是 δ：逐个与前向、反向
+    # 传播算出的数比对
+    for prefix, values in (("x", x), ("a", a1), (r"\hat{y}", y_hat)):
+        for i, v in enumerate(values):
+            assert rf"${prefix}_{i + 1}$" + f"\n{v:.3g}" in texts
+    for layer in p:
+        for b in layer["b"]:
+            assert f"b = {b:g}" in texts
+    for d in np.concatenate(deltas):
+        assert rf"$\delta = {d:.4f}$" in texts
     plt.close(fig)
 
 
