@@ -73,9 +73,9 @@ def plot_computational_graph():
     import matplotlib.pyplot as plt
 
     use_chinese_font()
-    fig, ax = plt.subplots(figsize=(8, 5.0))
+    fig, ax = plt.subplots(figsize=(8, 4.6))
     ax.set_xlim(-0.7, 10.9)
-    ax.set_ylim(-2.75, 3.1)
+    ax.set_ylim(-2.3, 3.1)
     ax.axis("off")
     xs = {"x": 0, "z1": 2.1, "a1": 4.2, "z2": 6.3, "yh": 8.2, "l": 10.1}
     main = {k: (v, 0) for k, v in xs.items()}
@@ -113,9 +113,9 @@ def plot_computational_graph():
     # 反向传播：沿同一条路径反向，每条边上写出传回的梯度
     bwd = BACKWARD_COLOR
     back = [
-        ("l", "z2", r"$\delta^{[2]} = \hat{y} - y$", (8.2, -1.45)),
-        ("z2", "a1", r"$W^{[2]\top}\delta^{[2]}$", (5.25, -1.2)),
-        ("a1", "z1", r"$\delta^{[1]}$", (3.15, -1.2)),
+        ("l", "z2", r"$\delta^{[2]} = \hat{y} - y$", (8.2, -1.2)),
+        ("z2", "a1", r"$W^{[2]\top}\delta^{[2]}$", (5.25, -0.82)),
+        ("a1", "z1", r"$\delta^{[1]}$", (3.15, -0.82)),
     ]
     for a, b, text, xy in back:
         _arrow(
@@ -131,7 +131,7 @@ def plot_computational_graph():
         )
     ax.text(
         3.15,
-        -1.85,
+        -1.45,
         r"$\delta^{[1]} = (W^{[2]\top}\delta^{[2]}) \odot g'(z^{[1]})$",
         color=bwd,
         ha="center",
