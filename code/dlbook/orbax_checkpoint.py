@@ -74,22 +74,22 @@ def _check_directory(directory) -> str:
 
 
 def _latest_step_dir(directory) -> str:
+    # 返回“用户给的目录/最新步数”：报错信息里用读者自己写的路径
     steps = step_directories(directory)
-    directory = os.path.abspath(os.fspath(directory))
     if not steps:
         raise CheckpointError(
-            f"{directory} 里没有已完成的 Orbax 检查点（纯数字命名的子"
-            "目录）。训练是否在第一次保存之前就中断了？后台保存没写完时，"
-            "只会留下 *.orbax-checkpoint-tmp-* 临时目录。"
+            f"{os.fspath(directory)} 里没有已完成的 Orbax 检查点（纯数字"
+            "命名的子目录）。训练是否在第一次保存之前就中断了？后台保存"
+            "没写完时，只会留下 *.orbax-checkpoint-tmp-* 临时目录。"
         )
-    return os.path.join(directory, str(steps[-1]))
+    return os.path.join(os.fspath(directory), str(steps[-1]))
 
 
 def saved_variables(directory) -> dict:
     """最新一步检查点里各组变量的 {路径: 形状}，只读元数据、不读数组。"""
     from orbax.checkpoint import v1 as ocp
 
-    step_dir = _latest_step_dir(directory)
+    step_dir = os.path.abspath(_latest_step_dir(directory))
     tree = ocp.checkpointables_metadata(step_dir).metadata["pytree"]
     return {group: _flatten(tree[group]) for group in GROUPS if group in tree}
 
@@ -163,6 +163,7 @@ def load_orbax_checkpoint(model, directory) -> int:
             "再建；只给层显式命名还不够。形状不同则说明模型结构与保存时"
             "不同。"
         )
-    # Keras 只把根目录认作 Orbax 检查点，并自己挑最新的一步
-    model.load_weights(os.path.dirname(step_dir))
+    # Keras 只把根目录认作 Orbax 检查点，并自己挑最新的一步；
+    # Orbax 只接受绝对路径
+    model.load_weights(os.path.abspath(os.path.dirname(step_dir)))
     return int(os.path.basename(step_dir))

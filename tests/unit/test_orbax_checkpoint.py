@@ -161,6 +161,37 @@ def test_saved_variables_lists_groups_without_metrics(trained):
     assert saved["optimizer_variables"]["adam/iteration"] == ()
 
 
+def test_relative_directory_is_accepted_and_named_as_given(
+    trained, monkeypatch
+):
+    directory, _, saved = trained
+    monkeypatch.chdir(os.path.dirname(directory))
+    restored = _model()
+    assert load_orbax_checkpoint(restored, "ckpt") == 2
+    for a, b in zip(saved, _state(restored), strict=True):
+        np.testing.assert_array_equal(b, a)
+    with pytest.raises(CheckpointError, match=r"Orbax 检查点 ckpt/2 与模型"):
+        load_orbax_checkpoint(_model(prefix="b"), "ckpt")
+
+
+def test_relative_directory_fails_silently_or_at_the_next_save(
+    tmp_path, monkeypatch
+):
+    # Orbax 只接受绝对路径。保存在后台进行，出错时：只保存一次的 fit
+    # 照常结束（on_train_end 关闭 Checkpointer 时吞掉了异常），什么也
+    # 没存下；保存两次的 fit 到下一次保存时才抛出
+    import keras
+
+    monkeypatch.chdir(tmp_path)
+    x, y = _data(8)
+    once = keras.callbacks.OrbaxCheckpoint("once")
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[once])
+    assert step_directories("once") == []
+    twice = keras.callbacks.OrbaxCheckpoint("twice")
+    with pytest.raises(ValueError, match="should be absolute"):
+        _model().fit(x, y, epochs=2, verbose=0, callbacks=[twice])
+
+
 def test_missing_and_empty_directories(tmp_path):
     with pytest.raises(FileNotFoundError, match="找不到 Orbax 检查点目录"):
         load_orbax_checkpoint(_model(), tmp_path / "nope")
