@@ -389,6 +389,33 @@ def test_teaching_page_mentions_the_term():
     assert not wrong, f"讲解页里找不到这些词：{wrong}"
 
 
+#: 学习者试读报告（issue 17）点名“没解释过”或“术语表里没有”的词。
+LEARNER_TERMS = """
+轮次 批量 小批量 logits softmax 交叉熵 学习率 验证集 过拟合 Adam 超参数
+损失函数 随机丢弃 Dropout 优化器状态 激活函数 ReLU sigmoid tanh 链式法则
+独热编码 雅可比矩阵 Glorot_初始化 He_初始化 梯度消失 反向模式自动微分
+自定义训练循环 自定义层 原子保存 HDF5 SavedModel 分布式策略 all-reduce
+转置卷积 扩张率 批量归一化 预激活 残差网络 感受野 平铺卷积 im2col
+数据增强 学习率调度 标准误差
+"""
+LEARNER_TERMS = [t.replace("_", " ") for t in LEARNER_TERMS.split()]
+
+
+def test_glossary_has_the_learner_terms_with_english():
+    text = (ROOT / f"{GLOSSARY}.md").read_text(encoding="utf-8")
+    lines = text.split("\n")
+    entries = parse_glossary(text)
+    words = {w for e in entries for w in e.words}
+    missing = [t for t in LEARNER_TERMS if t not in words]
+    assert not missing, f"术语表缺少这些词：{missing}"
+    # 词头是中文的词条，释义以英文名开头
+    for e in entries:
+        first = lines[e.line - 1 + len(e.words)].strip()
+        assert re.match(r"[A-Za-z]", e.head) or re.match(
+            r"[A-Za-z]", first
+        ), f"词条“{e.head}”的释义没有以英文名开头：{first}"
+
+
 def test_exempt_words_are_glossary_words_with_reasons():
     words = {w for e in _book_entries() for w in e.words}
     for word, reason in PLAIN_WORD_EXEMPT.items():
