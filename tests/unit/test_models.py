@@ -243,6 +243,7 @@ def test_training_in_bn_mode_does_not_commute_with_pooling():
     assert M.pool_commutes(lambda t: bn(t, training=False), x) < 1e-6
 
 
+@pytest.mark.slow
 def test_train_cnn_schedule_switch(small_split):
     import keras
 
@@ -316,6 +317,7 @@ def test_summarize_runs():
         M.baseline_results("/nonexistent/cnn.json")
 
 
+@pytest.mark.slow
 def test_step_seconds_is_positive_and_leaves_shapes(small_split):
     X_train, y_train, _, _ = small_split
     model = M.compile_model(M.build_classic_cnn())
