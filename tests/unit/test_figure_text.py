@@ -120,8 +120,8 @@ def _figures():
             )
         ),
         "dlbook.plotting.show_digits": lambda: [
-            P.show_digits(_digits(), y20, n=20, title="MNIST 训练集样本"),
-            P.show_digits(_digits(), y20, n=20, pred=y20[::-1]),
+            P.show_digits(_digits(), y20, n=10, title="MNIST 训练集样本"),
+            P.show_digits(_digits(), y20, n=10, pred=y20[::-1]),
         ],
         # ------------------------------------------------ 保存
         "dlbook.plotting.saving.plot_update_norms": lambda: (
@@ -240,21 +240,21 @@ def _figures():
             )
         ),
         "dlbook.plotting.applications.show_misclassified": lambda: (
-            A.show_misclassified(_digits(), y20, (y20 + 1) % 10, n=20)
+            A.show_misclassified(_digits(), y20, (y20 + 1) % 10, n=10)
         ),
         "dlbook.plotting.applications.plot_filters": lambda: A.plot_filters(
-            rng.normal(size=(5, 5, 1, 32))
+            rng.normal(size=(5, 5, 1, 8))
         ),
         "dlbook.plotting.applications.plot_feature_maps": lambda: (
-            A.plot_feature_maps(_digits(1)[0], rng.random((12, 12, 32)))
+            A.plot_feature_maps(_digits(1)[0], rng.random((12, 12, 8)))
         ),
         "dlbook.plotting.applications.show_images": lambda: [
             A.show_images(
                 _digits(8), ["原图"] + [f"增强 {i}" for i in range(7)]
             ),
             A.show_images(
-                _digits(18),
-                [f"{i % 10} → {(i + 1) % 10}" for i in range(18)],
+                _digits(6),
+                [f"{i % 10} → {(i + 1) % 10}" for i in range(6)],
                 ncols=6,
             ),
             A.show_images(
@@ -271,10 +271,10 @@ def _figures():
             {  # 另一位作者正在加这个函数；提交后可去掉这层判断
                 "dlbook.plotting.applications.show_label_issues": lambda: (
                     A.show_label_issues(
-                        _digits(16),
-                        y20[:16],
-                        np.full((16, 10), 0.1),
-                        np.arange(16),
+                        _digits(8),
+                        y20[:8],
+                        np.full((8, 10), 0.1),
+                        np.arange(8),
                     )
                 ),
             }
