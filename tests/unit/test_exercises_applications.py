@@ -122,3 +122,36 @@ def test_check_mcnemar_p():
     _rejects(A.check_mcnemar_p, one_sided, "单侧")
     _rejects(A.check_mcnemar_p, uncapped, "不能超过 1")
     _rejects(A.check_mcnemar_p, wrong_tail, "min(n01, n10)")
+
+
+def test_check_confident_thresholds():
+    from cleanlab.count import get_confident_thresholds
+
+    # 参考答案与 cleanlab 的实现一致
+    for probs, labels in A._threshold_cases():
+        np.testing.assert_allclose(
+            A.confident_thresholds_reference(probs, labels),
+            get_confident_thresholds(labels, probs),
+        )
+    ref = A.confident_thresholds_reference
+    assert "通过" in A.check_confident_thresholds(ref)
+
+    def by_predicted(probs, labels):
+        return ref(probs, probs.argmax(axis=1))
+
+    def all_samples(probs, labels):
+        return probs.mean(axis=0)
+
+    def max_prob(probs, labels):
+        k = probs.shape[1]
+        return np.array(
+            [probs[labels == j].max(axis=1).mean() for j in range(k)]
+        )
+
+    def scalar(probs, labels):
+        return ref(probs, labels).mean()
+
+    _rejects(A.check_confident_thresholds, by_predicted, "预测")
+    _rejects(A.check_confident_thresholds, all_samples, "所有样本")
+    _rejects(A.check_confident_thresholds, max_prob, "最大概率")
+    _rejects(A.check_confident_thresholds, scalar, "一维数组")

@@ -50,3 +50,28 @@ def test_plot_dropout_masks_shows_kept_pixels():
     img = fig.axes[1].images[0].get_array()
     assert not img[0, 0] and img[1, 1]  # 0 画成“丢弃”
     assert fig.axes[3].get_ylabel() == "乙"
+
+
+def test_show_label_issues_titles_given_predicted_and_probs():
+    X = np.zeros((3, 4, 4))
+    X[2, 1, 1] = 1
+    given = np.array([0, 1, 2])
+    probs = np.array([[0.9, 0.1, 0.0], [0.5, 0.5, 0.0], [0.7, 0.05, 0.25]])
+    fig = P.show_label_issues(X, given, probs, [2, 1], ncols=2, highlight=[1])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["标 2→测 0\n0.25 / 0.70", "★标 1→测 0\n0.50 / 0.50"]
+    # 突出的那张标题是红色，其余不是
+    colors = [ax.title.get_color() for ax in fig.axes]
+    assert colors[1] == "tab:red" and colors[0] != "tab:red"
+    # 画的是所选的图片，顺序不变
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), X[2])
+
+
+def test_show_label_issues_rejects_empty_and_mismatched():
+    import pytest
+
+    X, y, p = np.zeros((2, 4, 4)), np.array([0, 1]), np.eye(2)
+    with pytest.raises(ValueError, match="idx 为空"):
+        P.show_label_issues(X, y, p, [])
+    with pytest.raises(ValueError, match="样本数"):
+        P.show_label_issues(X, y[:1], p, [0])

@@ -196,9 +196,63 @@ def check_mcnemar_p(fn):
     )
 
 
+def confident_thresholds_reference(probs, labels):
+    """每个类别的置信阈值：标注为 j 的样本给类别 j 的平均概率（参考答案）。"""
+    k = probs.shape[1]
+    return np.array([probs[labels == j, j].mean() for j in range(k)])
+
+
+def _threshold_cases(seed=0, n=8):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        k = int(rng.integers(2, 6))
+        size = int(rng.integers(3 * k, 40))
+        labels = np.concatenate([np.arange(k), rng.integers(0, k, size - k)])
+        probs = rng.dirichlet(np.ones(k), size)
+        # 多数样本的概率偏向自己的标签，少数偏向别的类：更像真的预测
+        probs[np.arange(size), labels] += 2 * (rng.random(size) < 0.8)
+        probs /= probs.sum(axis=1, keepdims=True)
+        cases.append((probs, labels))
+    return cases
+
+
+def _diagnose_thresholds(case, got, want):
+    probs, labels = case
+    k = probs.shape[1]
+    if got.shape != want.shape:
+        return f"每个类别一个阈值，应返回长度为 {k} 的一维数组。"
+    pred = probs.argmax(axis=1)
+    by_pred = [
+        probs[pred == j, j].mean() if np.any(pred == j) else np.nan
+        for j in range(k)
+    ]
+    if np.allclose(got, by_pred, equal_nan=True):
+        return "按*预测*类别分组了；应按数据集给出的标签 labels 分组。"
+    if np.allclose(got, probs.mean(axis=0)):
+        return "对所有样本取了平均；只取标注为 j 的那些样本。"
+    by_max = [probs[labels == j].max(axis=1).mean() for j in range(k)]
+    if np.allclose(got, by_max):
+        return "取的是每个样本的最大概率；应取它给类别 j 的概率。"
+    return ""
+
+
+def check_confident_thresholds(fn):
+    """检查读者写的 ``fn(probs, labels)``：每个类别的置信阈值。"""
+    return compare_on_cases(
+        fn,
+        confident_thresholds_reference,
+        _threshold_cases(),
+        name="你的 confident_thresholds",
+        diagnose=_diagnose_thresholds,
+        atol=1e-9,
+    )
+
+
 __all__ = [
     "ExerciseError",
     "check_aspect_size",
+    "check_confident_thresholds",
     "check_confusion_matrix",
     "check_conv_params",
     "check_mcnemar_p",

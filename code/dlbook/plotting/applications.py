@@ -301,3 +301,44 @@ def plot_dropout_masks(masks, names, n_channels=8, title=None):
         )
     return finish(fig, title)
 
+
+def show_label_issues(
+    X, given, probs, idx, ncols=8, title=None, highlight=()
+):
+    """把可能标错的图片排成网格，标题写“标注 a → 预测 b”和两者的概率。
+
+    Args:
+        X: 图片，形状 (样本数, 高, 宽)。
+        given: 数据集给出的标签，形状 (样本数,)。
+        probs: 样本外预测概率，形状 (样本数, 类别数)。
+        idx: 要画的样本序号（按想要的顺序）。
+        ncols: 每行张数。
+        title: 整张图的标题。
+        highlight: 要突出的样本序号（如 cleanlab 标出的）：标题前加 ★
+            并用红色，不只靠颜色区分。
+
+    Returns:
+        Matplotlib 的 Figure。
+    """
+    X, given, probs = np.asarray(X), np.asarray(given), np.asarray(probs)
+    idx = np.asarray(idx, dtype=int)
+    if idx.size == 0:
+        raise ValueError("idx 为空：没有要显示的样本。")
+    if len(X) != len(given) or len(X) != len(probs):
+        raise ValueError(
+            f"X、given、probs 的样本数应相同，收到 {len(X)}、"
+            f"{len(given)}、{len(probs)}。"
+        )
+    marked = set(np.asarray(highlight, dtype=int).tolist())
+    titles = []
+    for i in idx:
+        a, b = int(given[i]), int(np.argmax(probs[i]))
+        star = "★" if i in marked else ""
+        titles.append(
+            f"{star}标 {a}→测 {b}\n{probs[i, a]:.2f} / {probs[i, b]:.2f}"
+        )
+    fig = image_grid(X[idx], titles, ncols=ncols, size=1.25, title=title)
+    for ax, i in zip(fig.axes, idx, strict=False):  # 空格子多出的轴不画
+        if i in marked:
+            ax.title.set_color("tab:red")
+    return fig
