@@ -192,6 +192,43 @@ def _imbalance(counts, max_ratio):
     ]
 
 
+def _class_weights(counts):
+    # 权重与样本数成反比：每个类别的权重之和都等于 样本数 / 类别数
+    return counts.sum() / (len(counts) * counts)
+
+
+def class_weights(y, num_classes=None) -> dict:
+    """按类别样本数的倒数给出 ``fit(class_weight=...)`` 所需的权重。
+
+    类别 j 的权重是 n / (K · n_j)（n 为样本数、K 为类别数、n_j 为类别 j
+    的样本数），与 scikit-learn 的 ``compute_class_weight("balanced")``
+    相同：加权之后每个类别在损失里的总分量相等，均衡的数据各类权重都是 1。
+
+    Args:
+        y: 整数标签，形状 (样本数,)。
+        num_classes: 类别数；默认取 ``max(y) + 1``。
+
+    Returns:
+        ``{类别: 权重}`` 的字典。
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"y 应为非空的一维整数标签，收到形状 {y.shape}、类型 {y.dtype}。"
+        )
+    k = int(y.max()) + 1 if num_classes is None else int(num_classes)
+    counts = np.bincount(y, minlength=k)
+    if len(counts) > k:
+        raise ValueError(f"标签最大为 {y.max()}，超出了 num_classes={k}。")
+    missing = np.flatnonzero(counts == 0).tolist()
+    if missing:
+        raise ValueError(
+            f"类别 {missing} 没有任何样本，无法按样本数加权。请先补充这些"
+            "类别的数据，或把它们从类别列表中去掉。"
+        )
+    return {j: float(w) for j, w in enumerate(_class_weights(counts))}
+
+
 def check_image_tree(root, max_ratio=3.0) -> list:
     """在训练之前扫描图片目录树，找出会让训练出错或悄悄出错的文件。
 

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
 from dlbook import datasets as D
@@ -248,3 +250,38 @@ def test_checker_reports_class_imbalance(tmp_path, digits):
     assert [(p.path, p.kind) for p in problems] == [("2", "imbalance")]
     assert "class_weight" in problems[0].message()
     assert D.check_image_tree(tmp_path, max_ratio=5) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    counts=st.lists(st.integers(1, 50), min_size=2, max_size=8),
+)
+def test_class_weights_match_sklearn_balanced(counts):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.repeat(np.arange(len(counts)), counts)
+    w = D.class_weights(y)
+    ref = compute_class_weight(
+        "balanced", classes=np.arange(len(counts)), y=y
+    )
+    np.testing.assert_allclose([w[j] for j in range(len(counts))], ref)
+    # 加权后每个类别的总分量相等
+    totals = [w[j] * n for j, n in enumerate(counts)]
+    np.testing.assert_allclose(totals, len(y) / len(counts))
+
+
+def test_class_weights_balanced_data_are_all_one():
+    assert D.class_weights(np.array([0, 1, 2, 0, 1, 2])) == {
+        0: 1.0,
+        1: 1.0,
+        2: 1.0,
+    }
+
+
+def test_class_weights_rejects_missing_class_and_bad_labels():
+    with pytest.raises(ValueError, match=r"类别 \[1\] 没有任何样本"):
+        D.class_weights(np.array([0, 2, 2]))
+    with pytest.raises(ValueError, match="num_classes"):
+        D.class_weights(np.array([0, 1, 3]), num_classes=3)
+    with pytest.raises(ValueError, match="整数"):
+        D.class_weights(np.array([0.0, 1.0]))
