@@ -75,6 +75,37 @@ def test_matches_gradient_tape(net):
             np.testing.assert_allclose(g[key], r[key], rtol=1e-9, atol=1e-12)
 
 
+@settings(max_examples=20, deadline=None)
+@given(networks(), st.floats(1e-3, 1.0))
+def test_l2_penalty_adds_lambda_w_and_keras_l2_has_no_half(net, lam):
+    # 反向传播一页：J = L + λ/2 Σ‖W‖² 的梯度是 BP 的梯度加 λW；
+    # Keras 的 L2(l2) 是 l2 Σw²，所以 L2(λ/2) 对应 λ
+    import keras
+    import tensorflow as tf
+
+    params, X, y, acts, loss = net
+    _, grads = mlp.loss_and_grads(params, X, y, acts, loss)
+    Ws = [tf.Variable(p["W"]) for p in params]
+    with tf.GradientTape(persistent=True) as tape:
+        ours = lam / 2 * tf.add_n([tf.reduce_sum(W**2) for W in Ws])
+        half = tf.add_n([keras.regularizers.L2(lam / 2)(W) for W in Ws])
+        full = tf.add_n([keras.regularizers.L2(lam)(W) for W in Ws])
+    for p, g, dW, dH, dF in zip(
+        params,
+        grads,
+        tape.gradient(ours, Ws),
+        tape.gradient(half, Ws),
+        tape.gradient(full, Ws),
+        strict=True,
+    ):
+        np.testing.assert_allclose(
+            g["W"] + dW.numpy(), g["W"] + lam * p["W"], rtol=1e-12
+        )
+        # Keras 按 float32 处理系数 l2，只能要求 float32 的精度
+        np.testing.assert_allclose(dH.numpy(), lam * p["W"], rtol=1e-6)
+        np.testing.assert_allclose(dF.numpy(), 2 * lam * p["W"], rtol=1e-6)
+
+
 def test_gradient_check_detects_a_wrong_gradient():
     """检验本身要能失败：把 δ 的递推故意写错，相对误差必须变大。"""
     ex = mlp.worked_example()
