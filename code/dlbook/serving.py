@@ -189,6 +189,65 @@ def predict_in_plain_tf(path, X, *, endpoint=ENDPOINT, timeout=300):
         return np.load(y_file), used_dlbook
 
 
+def saved_model_cli_run(path, signature, *, timeout=120, **inputs) -> dict:
+    """用 ``saved_model_cli run`` 在命令行里调用一个签名，返回各输出。
+
+    inputs 以签名的输入名为关键字（如 ``pixels=X``），各自存成 ``.npy``
+    交给 ``--inputs``；输出由 ``--outdir`` 写成 ``<输出名>.npy`` 再读回。
+
+    Returns:
+        ``{输出名: 数组}``。
+
+    Raises:
+        ValueError: 没有给任何输入。
+        RuntimeError: 命令失败（例如签名名或输入名不对），附标准错误的末尾。
+    """
+    if not inputs:
+        raise ValueError(
+            "saved_model_cli_run 至少要一个输入，例如 pixels=X；输入名见 "
+            "saved_model_cli_show 列出的 inputs[...]。"
+        )
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with tempfile.TemporaryDirectory() as d:
+        specs = []
+        for name, value in inputs.items():
+            np.save(os.path.join(d, f"{name}.npy"), np.asarray(value))
+            specs.append(f"{name}={os.path.join(d, name)}.npy")
+        out = os.path.join(d, "out")
+        proc = subprocess.run(
+            [
+                cli,
+                "run",
+                "--dir",
+                os.fspath(path),
+                "--tag_set",
+                "serve",
+                "--signature_def",
+                signature,
+                "--inputs",
+                ";".join(specs),
+                "--outdir",
+                out,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"saved_model_cli run 调用 {os.fspath(path)} 的签名 "
+                f"{signature} 失败（退出码 {proc.returncode}）。签名名和"
+                "输入名见 saved_model_cli_show。标准错误的末尾：\n"
+                + proc.stderr[-2000:]
+            )
+        return {
+            name[: -len(".npy")]: np.load(os.path.join(out, name))
+            for name in sorted(os.listdir(out))
+        }
+
+
 def saved_model_cli_show(path, timeout=120) -> str:
     """运行 ``saved_model_cli show --dir PATH --all``，返回它的输出。"""
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")

@@ -13,6 +13,7 @@ from dlbook.serving import (
     export_version,
     latest_valid_export,
     predict_in_plain_tf,
+    saved_model_cli_run,
     saved_model_cli_show,
 )
 
@@ -47,6 +48,26 @@ def test_cli_shows_named_signature(model, tmp_path):
     text = saved_model_cli_show(path)
     assert f"signature_def['{ENDPOINT}']" in text
     assert "inputs['pixels']" in text and "shape: (-1, 784)" in text
+
+
+@pytest.mark.slow
+def test_cli_run_matches_keras_and_names_a_wrong_signature(model, tmp_path):
+    path = export_endpoint(model, tmp_path / "m")
+    assert sorted(os.listdir(path)) == [
+        "assets",
+        "fingerprint.pb",
+        "saved_model.pb",
+        "variables",
+    ]
+    out = saved_model_cli_run(path, ENDPOINT, pixels=X(3))
+    assert list(out) == ["output_0"]
+    np.testing.assert_allclose(
+        out["output_0"], model.predict(X(3), verbose=0), rtol=1e-5, atol=1e-5
+    )
+    with pytest.raises(RuntimeError, match="签名 no_such_endpoint 失败"):
+        saved_model_cli_run(path, "no_such_endpoint", pixels=X(3))
+    with pytest.raises(ValueError, match="至少要一个输入"):
+        saved_model_cli_run(path, ENDPOINT)
 
 
 @pytest.mark.slow
