@@ -85,6 +85,7 @@ def test_round_trip_is_bitwise_including_optimizer_and_dropout_rng(trained):
     )
 
 
+@pytest.mark.slow
 def test_continued_training_matches_only_with_optimizer_state(tmp_path):
     import keras
 
@@ -174,6 +175,7 @@ def test_relative_directory_is_accepted_and_named_as_given(
         load_orbax_checkpoint(_model(prefix="b"), "ckpt")
 
 
+@pytest.mark.slow
 def test_relative_directory_fails_silently_or_at_the_next_save(
     tmp_path, monkeypatch
 ):
