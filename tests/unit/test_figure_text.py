@@ -267,19 +267,10 @@ def _figures():
                 size=1.8,
             ),
         ],
-        **(
-            {  # 另一位作者正在加这个函数；提交后可去掉这层判断
-                "dlbook.plotting.applications.show_label_issues": lambda: (
-                    A.show_label_issues(
-                        _digits(8),
-                        y20[:8],
-                        np.full((8, 10), 0.1),
-                        np.arange(8),
-                    )
-                ),
-            }
-            if hasattr(A, "show_label_issues")
-            else {}
+        "dlbook.plotting.applications.show_label_issues": lambda: (
+            A.show_label_issues(
+                _digits(8), y20[:8], np.full((8, 10), 0.1), np.arange(8)
+            )
         ),
         "dlbook.plotting.applications.plot_schedule": lambda: A.plot_schedule(
             lambda s: 1e-3 * s / 300, 300, 30
