@@ -28,11 +28,19 @@ def test_trim_static_removes_maps_and_other_locales(tmp_path):
     (static / "scripts" / "a.js.map").write_text("{}")
     for lang in ("zh_CN", "de", "fr"):
         (static / "locales" / lang).mkdir(parents=True)
+    fonts = static / "fonts"
+    fonts.mkdir()
+    for name in ("icons.woff2", "icons.ttf", "only.ttf"):
+        (fonts / name).write_text("x")
     app = NS(outdir=str(tmp_path), builder=NS(format="html"))
     html_fixes.trim_static(app, None)
+    # 有 woff2 的 ttf 删去；没有 woff2 可替代的 ttf 保留。
     assert sorted(p.name for p in static.rglob("*")) == [
         "a.js",
+        "fonts",
+        "icons.woff2",
         "locales",
+        "only.ttf",
         "scripts",
         "zh_CN",
     ]
