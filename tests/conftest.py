@@ -8,6 +8,8 @@
 于是 ``python -m pytest -m "not slow"`` 不构建书。
 """
 
+import time
+
 import pytest
 
 from helpers import ROOT, run_jupyter_book
@@ -42,7 +44,9 @@ def html_build(request):
     未变的页面），于是警告一定在这次构建中重新出现，测试不会检查到
     之前某次构建留下的陈旧产物。
     """
+    start = time.monotonic()
     result = run_jupyter_book(".", "--all", "-W", "-n", "--keep-going")
+    request.config.dlbook_build_seconds = time.monotonic() - start
     pages = request.config.dlbook_reexecute
     if result.returncode == 0 and pages:
         from reexecution import Reexecution
@@ -57,3 +61,13 @@ def reexecution(request, html_build):
     running = getattr(request.config, "dlbook_reexecution", None)
     assert running is not None, "整本书没有构建成功，无从比对"
     return running
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """报告整本书构建与后台重新执行的耗时（CI 的耗时账）。"""
+    built = getattr(config, "dlbook_build_seconds", None)
+    if built is not None:
+        terminalreporter.write_line(f"[dlbook] 整本书构建 {built:.0f} 秒")
+    running = getattr(config, "dlbook_reexecution", None)
+    if running is not None:
+        terminalreporter.write_line(f"[dlbook] {running.summary()}")

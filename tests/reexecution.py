@@ -16,6 +16,7 @@
 
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from helpers import ROOT, book_env
@@ -113,9 +114,22 @@ class Reexecution:
         ]
 
     def start(self):
+        self.started = time.monotonic()
+        self.finished = None
+        self.seconds = {}
         for thread in self._threads:
             thread.start()
         return self
+
+    def summary(self) -> str:
+        """一行耗时账：页数、各页执行秒数之和、从开始到全部完成的秒数。"""
+        done = len(self.seconds)
+        wall = (self.finished or time.monotonic()) - self.started
+        return (
+            f"重新执行 {done}/{len(self.pages)} 页，{self.workers} 个内核："
+            f"各页合计 {sum(self.seconds.values()):.0f} 秒，"
+            f"从开始到{'全部完成' if self.finished else '现在'} {wall:.0f} 秒"
+        )
 
     def _next(self):
         with self._lock:
@@ -130,6 +144,7 @@ class Reexecution:
         while page is not None:
             following = self._next()
             upcoming = WarmKernel() if following is not None else None
+            began = time.monotonic()
             try:
                 nb = jupytext.read(ROOT / f"{page}.md")
                 NotebookClient(
@@ -140,6 +155,9 @@ class Reexecution:
                 self._results[page] = err
             finally:
                 warm.close()
+                self.seconds[page] = time.monotonic() - began
+                if len(self.seconds) == len(self.pages):
+                    self.finished = time.monotonic()
                 self._done[page].set()
             page, warm = following, upcoming
 
