@@ -7,7 +7,8 @@
 填充参数 ``padding`` 可取：
 
 * ``"valid"``：不填充（有效填充，窄卷积）；
-* ``"same"``：按 TensorFlow 的规则补足，使输出边长为 ceil(L / s)；
+* ``"same"``：按 TensorFlow 的规则补足，使输出边长为 ceil(n / s)
+  （n 为输入边长）；
 * ``"full"``：每侧填充 d(f - 1)，每个输入像素被访问的次数相同（宽卷积）；
 * 整数 p：上下左右各填充 p 层（任意填充）；
 * ``((上, 下), (左, 右))``：四边分别指定。
@@ -41,12 +42,12 @@ def _same_padding(n, f, s):
 
 
 def padding_amounts(
-    L: int, f: int, stride: int = 1, padding="valid", dilation: int = 1
+    n: int, f: int, stride: int = 1, padding="valid", dilation: int = 1
 ) -> tuple[int, int]:
     """计算一个空间维度上两侧的填充层数。
 
     Args:
-        L: 输入边长。
+        n: 输入边长 n_in。
         f: 卷积核（池化窗口）边长。
         stride: 步长 s。
         padding: ``"valid"``、``"same"``、``"full"``、整数 p
@@ -66,7 +67,7 @@ def padding_amounts(
         if mode == "full":
             return fe - 1, fe - 1
         if mode == "same":
-            return _same_padding(L, fe, s)
+            return _same_padding(n, fe, s)
         raise ValueError(
             f"未知的填充方式 {padding!r}；可选 {PADDING_MODES}、"
             "非负整数或 (前, 后) 二元组。"
@@ -83,12 +84,12 @@ def padding_amounts(
 
 
 def conv_output_size(
-    L: int, f: int, stride: int = 1, padding="valid", dilation: int = 1
+    n: int, f: int, stride: int = 1, padding="valid", dilation: int = 1
 ) -> int:
-    """卷积输出的边长 floor((L + p前 + p后 - d(f-1) - 1) / s) + 1。
+    """卷积输出的边长 floor((n + p前 + p后 - d(f-1) - 1) / s) + 1。
 
     Args:
-        L: 输入边长。
+        n: 输入边长 n_in。
         f: 卷积核边长。
         stride: 步长 s >= 1。
         padding: 见 :func:`padding_amounts`。
@@ -100,19 +101,19 @@ def conv_output_size(
     Raises:
         ValueError: 步长或扩张率 < 1，或扩张后的卷积核比填充后的输入大。
     """
-    L = int(L)
-    if L < 1:
-        raise ValueError(f"输入边长 L 应 >= 1，收到 {L}。")
-    before, after = padding_amounts(L, f, stride, padding, dilation)
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"输入边长 n 应 >= 1，收到 {n}。")
+    before, after = padding_amounts(n, f, stride, padding, dilation)
     fe = effective_kernel_size(f, dilation)
-    padded = L + before + after
+    padded = n + before + after
     if fe > padded:
         raise ValueError(
             f"卷积核（扩张后边长 {fe}，f={f}, dilation={dilation}）"
-            f"大于填充后的输入（边长 {padded} = {L} + {before} + {after}）。"
+            f"大于填充后的输入（边长 {padded} = {n} + {before} + {after}）。"
             "请减小卷积核或扩张率，或增加填充。"
         )
-    return _conv_output_size(L, fe, stride, before, after)
+    return _conv_output_size(n, fe, stride, before, after)
 
 
 def _conv_output_size(n, f, s, p_before, p_after):
@@ -121,17 +122,17 @@ def _conv_output_size(n, f, s, p_before, p_after):
 
 
 def pool_output_size(
-    L: int, pool_size: int, stride=None, padding="valid"
+    n: int, pool_size: int, stride=None, padding="valid"
 ) -> int:
     """池化输出的边长；stride 缺省时等于 pool_size（Keras 的约定）。"""
     stride = pool_size if stride is None else stride
     if isinstance(padding, str) and padding.lower() == "full":
         raise ValueError("池化层只支持 'valid' 和 'same' 填充，收到 'full'。")
-    return conv_output_size(L, pool_size, stride, padding)
+    return conv_output_size(n, pool_size, stride, padding)
 
 
 def conv_transpose_output_size(
-    L: int,
+    n: int,
     f: int,
     stride: int = 1,
     padding="valid",
@@ -140,31 +141,32 @@ def conv_transpose_output_size(
 ) -> int:
     """转置卷积输出的边长，规则与 ``keras.layers.Conv2DTranspose`` 相同。
 
-    output_padding 为 None 时：``"valid"`` 得 L*s + max(f' - s, 0)，
-    ``"same"`` 得 L*s，其中 f' 为扩张后的核边长。给出 output_padding
-    时为 (L - 1)*s + f' - 2p + output_padding，p 取 0（valid）或
+    n 为输入边长。output_padding 为 None 时：``"valid"`` 得
+    n*s + max(f' - s, 0)，``"same"`` 得 n*s，其中 f' 为扩张后的核边长。
+    给出 output_padding 时为 (n - 1)*s + f' - 2p + output_padding，
+    p 取 0（valid）或
     f' // 2（same）。
     """
     s = check_positive("步长 stride", stride)
     fe = effective_kernel_size(f, dilation)
-    L = int(L)
-    if L < 1:
-        raise ValueError(f"输入边长 L 应 >= 1，收到 {L}。")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"输入边长 n 应 >= 1，收到 {n}。")
     if padding not in ("valid", "same"):
         raise ValueError(
             f"转置卷积只支持 'valid' 或 'same' 填充，收到 {padding!r}。"
         )
     if output_padding is None:
         if padding == "valid":
-            return L * s + max(fe - s, 0)
-        return L * s
+            return n * s + max(fe - s, 0)
+        return n * s
     if not 0 <= output_padding < s:
         raise ValueError(
             f"output_padding 应满足 0 <= output_padding < stride={s}，"
             f"收到 {output_padding}。"
         )
     p = fe // 2 if padding == "same" else 0
-    return (L - 1) * s + fe - 2 * p + output_padding
+    return (n - 1) * s + fe - 2 * p + output_padding
 
 
 def receptive_field(layers) -> int:
@@ -271,11 +273,11 @@ def _pad_for_conv(X, kernel_hw, strides, padding, dilations, pad_mode):
     else:
         ph = pw = padding
     pads = []
-    for L, f, s, p, d in zip(
+    for n_in, f, s, p, d in zip(
         X.shape[1:3], kernel_hw, (sh, sw), (ph, pw), (dh, dw), strict=True
     ):
-        pads.append(padding_amounts(L, f, s, p, d))
-        conv_output_size(L, f, s, pads[-1], d)  # 卷积核过大时报错
+        pads.append(padding_amounts(n_in, f, s, p, d))
+        conv_output_size(n_in, f, s, pads[-1], d)  # 卷积核过大时报错
     return pad2d(X, tuple(pads), mode=pad_mode)
 
 
@@ -484,7 +486,8 @@ def _conv_transpose2d(X, W, s):
     for i in range(H):
         for j in range(Wi):
             # 输入像素 (i, j) 把“自身的值 × 卷积核”整块盖到输出上，
-            # 落点相隔 s 个输出像素，重叠处相加
+            # 落点相隔 s 个输出像素，重叠处相加。einsum 按下标相乘再求和：
+            # stamp[n,x,y,o] = Σ_c X[n,i,j,c]·W[x,y,o,c]，对输入通道 c 求和
             stamp = np.einsum("nc,xyoc->nxyo", X[:, i, j], W)
             Z[:, s[0] * i : s[0] * i + fh, s[1] * j : s[1] * j + fw] += stamp
     return Z
@@ -531,11 +534,13 @@ def conv_transpose2d(
     n, c_out = X.shape[0], Wd.shape[2]
     sizes, crops = [], []
     dims = zip(X.shape[1:3], Wd.shape[:2], s, full.shape[1:3], strict=True)
-    for L, f, st, size in dims:
-        Lo = conv_transpose_output_size(L, f, st, padding, output_padding)
-        sizes.append(Lo)
+    for n_in, f, st, size in dims:
+        n_out = conv_transpose_output_size(
+            n_in, f, st, padding, output_padding
+        )
+        sizes.append(n_out)
         # 与 TensorFlow 相同：same 时裁掉的前侧层数为总裁剪量的一半
-        crops.append(max(size - Lo, 0) // 2 if padding == "same" else 0)
+        crops.append(max(size - n_out, 0) // 2 if padding == "same" else 0)
     (Ho, Wo), (ch, cw) = sizes, crops
     Y = np.zeros((n, Ho, Wo, c_out), dtype=dtype)
     hh, ww = min(Ho, full.shape[1] - ch), min(Wo, full.shape[2] - cw)
@@ -652,14 +657,14 @@ def conv2d_backward(X, W, G, stride=1, padding="valid", dilation=1):
     s, d = pair("步长 stride", stride), pair("扩张率 dilation", dilation)
     fh, fw = W.shape[:2]
     pads = [
-        padding_amounts(L, f, si, _axis_padding(padding, a), di)
-        for a, (L, f, si, di) in enumerate(
+        padding_amounts(n_in, f, si, _axis_padding(padding, a), di)
+        for a, (n_in, f, si, di) in enumerate(
             zip(X.shape[1:3], (fh, fw), s, d, strict=True)
         )
     ]
     want = tuple(
-        conv_output_size(L, f, si, p, di)
-        for L, f, si, p, di in zip(
+        conv_output_size(n_in, f, si, p, di)
+        for n_in, f, si, p, di in zip(
             X.shape[1:3], (fh, fw), s, pads, d, strict=True
         )
     )

@@ -38,11 +38,11 @@ def pool2d(X, pool_size=2, stride=None, padding="valid", mode="max"):
         raise ValueError(f"未知的池化方式 {mode!r}；可选 {POOL_MODES}。")
     f = pair("池化窗口 pool_size", pool_size)
     s = pair("步长 stride", f if stride is None else stride)
-    for L, fi, si in zip(X.shape[1:3], f, s, strict=True):
-        pool_output_size(L, fi, si, padding)  # 窗口过大时报错
+    for n_in, fi, si in zip(X.shape[1:3], f, s, strict=True):
+        pool_output_size(n_in, fi, si, padding)  # 窗口过大时报错
     pads = tuple(
-        padding_amounts(L, fi, si, padding)
-        for L, fi, si in zip(X.shape[1:3], f, s, strict=True)
+        padding_amounts(n_in, fi, si, padding)
+        for n_in, fi, si in zip(X.shape[1:3], f, s, strict=True)
     )
     return _pool2d(X.astype(np.result_type(X, np.float32)), f, s, pads, mode)
 
@@ -111,8 +111,8 @@ def pool2d_backward(
     f = pair("池化窗口 pool_size", pool_size)
     s = pair("步长 stride", f if stride is None else stride)
     pads = tuple(
-        padding_amounts(L, fi, si, padding)
-        for L, fi, si in zip(X.shape[1:3], f, s, strict=True)
+        padding_amounts(n_in, fi, si, padding)
+        for n_in, fi, si in zip(X.shape[1:3], f, s, strict=True)
     )
     dX = _pool2d_backward(X.astype(float), G, f, s, pads, mode)
     return dX.astype(np.result_type(X, G, np.float32))

@@ -92,18 +92,18 @@ def _check_conv(anim, X, K, stride, padding, dilation):
 
 
 CASES = [
-    dict(L=4, stride=1, padding="valid", dilation=1),
-    dict(L=5, stride=1, padding="same", dilation=1),
-    dict(L=3, stride=1, padding="full", dilation=1),
-    dict(L=5, stride=2, padding=1, dilation=1),
-    dict(L=7, stride=1, padding="valid", dilation=2),
+    dict(n=4, stride=1, padding="valid", dilation=1),
+    dict(n=5, stride=1, padding="same", dilation=1),
+    dict(n=3, stride=1, padding="full", dilation=1),
+    dict(n=5, stride=2, padding=1, dilation=1),
+    dict(n=7, stride=1, padding="valid", dilation=2),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: str(c))
 def test_conv_frames_are_conv2d(case):
     rng = np.random.default_rng(0)
-    X = rng.integers(0, 4, (case["L"], case["L"])).astype(float)
+    X = rng.integers(0, 4, (case["n"], case["n"])).astype(float)
     K = rng.integers(-1, 3, (3, 3)).astype(float)
     anim = A.conv_animation(
         X, K, case["stride"], case["padding"], case["dilation"]

@@ -167,7 +167,7 @@ def test_conv_transpose_is_gradient_of_conv(case):
     import tensorflow as tf
 
     X, K, _, s, padding, d = case
-    # same 时 Keras 默认转置卷积输出 L·s，只有输入边长是 s 的倍数才与
+    # same 时 Keras 默认转置卷积输出 n·s，只有输入边长是 s 的倍数才与
     # 原卷积的输入对齐；否则需要 output_padding 来消除歧义
     assume(padding == "valid" or X.shape[1] % s == X.shape[2] % s == 0)
     Xt = tf.constant(X)
@@ -329,17 +329,17 @@ def test_receptive_field_matches_impulse_response():
     st.integers(1, 4),
     st.sampled_from(["valid", "same"]),
 )
-def test_conv_output_size_matches_keras(L, f, s, d, padding):
+def test_conv_output_size_matches_keras(n, f, s, d, padding):
     import keras
 
     assume(s == 1 or d == 1)
-    assume(padding == "same" or d * (f - 1) + 1 <= L)
+    assume(padding == "same" or d * (f - 1) + 1 <= n)
     layer = keras.layers.Conv2D(
         1, f, strides=s, padding=padding, dilation_rate=d
     )
-    shape = layer.compute_output_shape((None, L, L + 1, 1))
-    if padding == "same" or d * (f - 1) + 1 <= L + 1:
-        assert shape[1] == C.conv_output_size(L, f, s, padding, d)
+    shape = layer.compute_output_shape((None, n, n + 1, 1))
+    if padding == "same" or d * (f - 1) + 1 <= n + 1:
+        assert shape[1] == C.conv_output_size(n, f, s, padding, d)
 
 
 @settings(max_examples=100, deadline=None)
@@ -349,15 +349,15 @@ def test_conv_output_size_matches_keras(L, f, s, d, padding):
     st.one_of(st.none(), st.integers(1, 5)),
     st.sampled_from(["valid", "same"]),
 )
-def test_pool_output_size_matches_keras(L, f, s, padding):
+def test_pool_output_size_matches_keras(n, f, s, padding):
     import keras
 
-    assume(padding == "same" or f <= L)
+    assume(padding == "same" or f <= n)
     for cls in (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D):
         shape = cls(f, strides=s, padding=padding).compute_output_shape(
-            (None, L, L, 1)
+            (None, n, n, 1)
         )
-        assert shape[1] == C.pool_output_size(L, f, s, padding)
+        assert shape[1] == C.pool_output_size(n, f, s, padding)
 
 
 @settings(max_examples=100, deadline=None)
@@ -368,15 +368,15 @@ def test_pool_output_size_matches_keras(L, f, s, padding):
     st.integers(1, 3),
     st.sampled_from(["valid", "same"]),
 )
-def test_conv_transpose_output_size_matches_keras(L, f, s, d, padding):
+def test_conv_transpose_output_size_matches_keras(n, f, s, d, padding):
     import keras
 
     assume(s == 1 or d == 1)
     layer = keras.layers.Conv2DTranspose(
         1, f, strides=s, padding=padding, dilation_rate=d
     )
-    shape = layer.compute_output_shape((None, L, L, 1))
-    assert shape[1] == C.conv_transpose_output_size(L, f, s, padding, None, d)
+    shape = layer.compute_output_shape((None, n, n, 1))
+    assert shape[1] == C.conv_transpose_output_size(n, f, s, padding, None, d)
 
 
 @settings(max_examples=60, deadline=None)
@@ -386,9 +386,9 @@ def test_conv_transpose_output_size_matches_keras(L, f, s, d, padding):
     st.integers(1, 4),
     st.integers(0, 4),
 )
-def test_output_size_formula_with_explicit_padding(L, f, s, p):
-    assume(f <= L + 2 * p)
-    assert C.conv_output_size(L, f, s, p) == (L + 2 * p - f) // s + 1
+def test_output_size_formula_with_explicit_padding(n, f, s, p):
+    assume(f <= n + 2 * p)
+    assert C.conv_output_size(n, f, s, p) == (n + 2 * p - f) // s + 1
 
 
 def test_lesson_example_16x16_5x5():

@@ -186,10 +186,10 @@ def _figures():
         "dlbook.plotting.convnets.conv_arithmetic_figure": lambda: (
             C.conv_arithmetic_figure(
                 [
-                    dict(L=5, f=3, title="valid"),
-                    dict(L=5, f=3, padding="same"),
-                    dict(L=5, f=3, padding="full"),
-                    dict(L=5, f=3, stride=2, padding=1),
+                    dict(n=5, f=3, title="valid"),
+                    dict(n=5, f=3, padding="same"),
+                    dict(n=5, f=3, padding="full"),
+                    dict(n=5, f=3, stride=2, padding=1),
                 ],
                 ncols=2,
                 width=4.0,

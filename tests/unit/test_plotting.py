@@ -169,9 +169,9 @@ def _convnets_figures():
     yield fig
     yield cp.conv_arithmetic_figure(
         [
-            dict(L=4, f=3),
-            dict(L=5, f=3, padding="same"),
-            dict(kind="transpose", L=2, f=3),
+            dict(n=4, f=3),
+            dict(n=5, f=3, padding="same"),
+            dict(kind="transpose", n=2, f=3),
         ],
         ncols=3,
         width=5,

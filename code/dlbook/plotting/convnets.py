@@ -165,7 +165,7 @@ def padding_name(padding, f):
 
 def draw_conv(
     ax,
-    L,
+    n,
     f,
     stride=1,
     padding=0,
@@ -180,22 +180,22 @@ def draw_conv(
 
     Args:
         ax: Matplotlib 坐标轴。
-        L: 输入边长（方形输入）。
+        n: 输入边长 n_in（方形输入）。
         f: 卷积核边长。
         stride: 步长 s。
         padding: ``"valid"``、``"same"``、``"full"`` 或整数 p。
         dilation: 扩张率 d。
         pos: 高亮的输出像素 (行, 列)。
         title: 子图标题；None 时自动生成。
-        values: 可选，形状 (L, L) 的输入数值，写在格子里（填充处写 0）。
+        values: 可选，形状 (n, n) 的输入数值，写在格子里（填充处写 0）。
         kernel: 可选，形状 (f, f) 的核权重，画在输出右边。
         out_values: 可选，形状 (输出边长, 输出边长) 的输出数值。
     """
-    before, after = padding_amounts(L, f, stride, padding, dilation)
-    P = L + before + after
+    before, after = padding_amounts(n, f, stride, padding, dilation)
+    P = n + before + after
     real = np.zeros((P, P), dtype=bool)
-    real[before : before + L, before : before + L] = True
-    Lo = conv_output_size(L, f, stride, padding, dilation)
+    real[before : before + n, before : before + n] = True
+    n_out = conv_output_size(n, f, stride, padding, dilation)
     i, j = pos
     cells = [
         (stride * i + dilation * x, stride * j + dilation * y)
@@ -204,35 +204,36 @@ def draw_conv(
     ]
     if title is None:
         title = (
-            f"{padding_name(padding, f)}：输入 {L}×{L}，核 {f}×{f}，"
+            f"{padding_name(padding, f)}：输入 {n}×{n}，核 {f}×{f}，"
             f"s={stride}，p={before}"
             + (f"，d={dilation}" if dilation > 1 else "")
-            + f"\n输出 {Lo}×{Lo}"
+            + f"\n输出 {n_out}×{n_out}"
         )
     if values is not None:
         values = np.pad(np.asarray(values), ((before, after),) * 2)
     kvals = None if kernel is None else np.asarray(kernel)
     _draw_panel(
-        ax, real, cells, (Lo, Lo), pos, title, values, kvals, out_values
+        ax, real, cells, (n_out, n_out), pos, title, values, kvals, out_values
     )
 
 
-def draw_conv_transpose(ax, L, f, stride=1, pos=(0, 0), title=None):
+def draw_conv_transpose(ax, n, f, stride=1, pos=(0, 0), title=None):
     """画转置卷积（valid）的等价直接卷积：输入像素间插入 s − 1 个零，
-    四周再补 f − 1 层零，然后用步长 1 的普通卷积扫过。"""
-    D = (L - 1) * stride + 1
+    四周再补 f − 1 层零，然后用步长 1 的普通卷积扫过。n 为输入边长。"""
+    D = (n - 1) * stride + 1
     P = D + 2 * (f - 1)
     real = np.zeros((P, P), dtype=bool)
-    idx = f - 1 + stride * np.arange(L)
+    idx = f - 1 + stride * np.arange(n)
     real[np.ix_(idx, idx)] = True
-    Lo = P - f + 1
+    n_out = P - f + 1
     i, j = pos
     cells = [(i + x, j + y) for x in range(f) for y in range(f)]
     if title is None:
         title = (
-            f"转置卷积：输入 {L}×{L}，核 {f}×{f}，s={stride}\n输出 {Lo}×{Lo}"
+            f"转置卷积：输入 {n}×{n}，核 {f}×{f}，s={stride}\n"
+            f"输出 {n_out}×{n_out}"
         )
-    _draw_panel(ax, real, cells, (Lo, Lo), pos, title)
+    _draw_panel(ax, real, cells, (n_out, n_out), pos, title)
 
 
 @rc(_RC)
