@@ -77,3 +77,24 @@ def skip_unless_tools(*tools, hint: str) -> list[str]:
     if missing and not tools_required():
         pytest.skip(f"缺少 {missing}；{hint}", allow_module_level=True)
     return missing
+
+
+def worked_example_values():
+    """手算例子（``dlbook.mlp.worked_example``）的前向与反向的值，按公式
+    逐步算出，不经过 ``dlbook.mlp`` 的前向、反向函数，供插图测试核对。
+
+    Returns:
+        (params, x, a^[1], ŷ, (δ^[1], δ^[2]))。
+    """
+    import numpy as np
+
+    from dlbook import mlp
+    from dlbook.activations import sigmoid, softmax
+
+    ex = mlp.worked_example()
+    p, x = ex["params"], ex["x"][0]
+    a1 = sigmoid(p[0]["W"] @ x + p[0]["b"])
+    y_hat = softmax(p[1]["W"] @ a1 + p[1]["b"])
+    d2 = y_hat - np.array([0.0, 1.0])
+    d1 = (p[1]["W"].T @ d2) * a1 * (1 - a1)
+    return p, x, a1, y_hat, (d1, d2)

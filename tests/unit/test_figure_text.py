@@ -42,6 +42,7 @@ from matplotlib.backends.backend_agg import RendererAgg  # noqa: E402
 
 import dlbook.plotting  # noqa: E402
 from dlbook.plotting import animation  # noqa: E402
+from helpers import worked_example_values  # noqa: E402
 
 #: 正文栏宽（英寸，100 dpi 下 800 px）与正文字号（磅）。
 PAGE_WIDTH_IN, BODY_PT = 8.0, 12.0
@@ -52,19 +53,6 @@ PAD_IN = 0.1
 
 
 # --------------------------------------------------------------------- 输入
-
-
-def _worked():
-    from dlbook import mlp
-    from dlbook.activations import sigmoid, softmax
-
-    ex = mlp.worked_example()
-    p, x = ex["params"], ex["x"][0]
-    a1 = sigmoid(p[0]["W"] @ x + p[0]["b"])
-    y_hat = softmax(p[1]["W"] @ a1 + p[1]["b"])
-    d2 = y_hat - np.array([0.0, 1.0])
-    d1 = (p[1]["W"].T @ d2) * a1 * (1 - a1)
-    return p, x, a1, y_hat, (d1, d2)
 
 
 def _digits(n=20):
@@ -150,7 +138,7 @@ def _figures():
             B.plot_computational_graph
         ),
         "dlbook.plotting.backprop.plot_mlp_diagram": lambda: (
-            B.plot_mlp_diagram(*_worked())
+            B.plot_mlp_diagram(*worked_example_values())
         ),
         "dlbook.plotting.backprop.plot_learning_curves": lambda: (
             B.plot_learning_curves(

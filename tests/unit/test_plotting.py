@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
 from dlbook import plotting  # noqa: E402
+from helpers import worked_example_values  # noqa: E402
 
 
 def test_cjk_font_is_registered_and_resolves():
@@ -64,23 +65,10 @@ def _texts(fig):
     return [t for ax in fig.axes for t in ax.texts]
 
 
-def _worked():
-    from dlbook import mlp
-    from dlbook.activations import sigmoid, softmax
-
-    ex = mlp.worked_example()
-    p, x = ex["params"], ex["x"][0]
-    a1 = sigmoid(p[0]["W"] @ x + p[0]["b"])
-    y_hat = softmax(p[1]["W"] @ a1 + p[1]["b"])
-    d2 = y_hat - np.array([0.0, 1.0])
-    d1 = (p[1]["W"].T @ d2) * a1 * (1 - a1)
-    return p, x, a1, y_hat, (d1, d2)
-
-
 def test_mlp_diagram_shows_every_weight_value_and_delta():
     from dlbook.plotting.backprop import plot_mlp_diagram
 
-    p, x, a1, y_hat, deltas = _worked()
+    p, x, a1, y_hat, deltas = worked_example_values()
     fig = plot_mlp_diagram(p, x, a1, y_hat, deltas)
     texts = [t.get_text() for t in _texts(fig)]
     for layer in p:  # 每个权重恰好写在一条连线上
@@ -103,7 +91,7 @@ def test_mlp_diagram_shows_every_weight_value_and_delta():
 def test_mlp_diagram_rejects_other_shapes():
     from dlbook.plotting.backprop import plot_mlp_diagram
 
-    p, x, a1, y_hat, _ = _worked()
+    p, x, a1, y_hat, _ = worked_example_values()
     with pytest.raises(ValueError, match="只画两层网络"):
         plot_mlp_diagram(p[:1], x, a1, y_hat)
 
@@ -113,7 +101,7 @@ def test_bp_figures_are_readable_at_page_width(name):
     """图宽不超过 8 英寸（约正文宽度），所有文字不小于 12 磅。"""
     from dlbook.plotting import backprop as bp
 
-    p, x, a1, y_hat, deltas = _worked()
+    p, x, a1, y_hat, deltas = worked_example_values()
     fig = {
         "graph": bp.plot_computational_graph,
         "mlp": lambda: bp.plot_mlp_diagram(p, x, a1, y_hat, deltas),
