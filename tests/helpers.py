@@ -35,11 +35,11 @@ def run_jupyter_book(*args, cwd=ROOT, timeout=3600, env=None):
     )
 
 
-def toc_files() -> list[str]:
-    """按顺序列出 _toc.yml 中的全部页面（不含后缀）。"""
+def toc_files(root=ROOT) -> list[str]:
+    """按顺序列出 ``root/_toc.yml`` 中的全部页面（不含后缀）。"""
     import yaml
 
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     files = [toc["root"]]
 
     def walk(entries):

@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import ROOT
+from helpers import ROOT, toc_files
 
 GLOSSARY = "book/glossary"
 
@@ -111,23 +111,6 @@ class Use:
     line: int
     kind: str  # "{term} 链接" 或 "字面“<匹配到的词>”"
     text: str = field(default="")
-
-
-def toc_order(root: Path) -> list[str]:
-    """按 ``_toc.yml`` 的顺序列出页面（不含后缀）。"""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("parts"))
-    walk(toc.get("chapters"))
-    return pages
 
 
 def resolve_doc(target: str, page: str) -> str:
@@ -317,7 +300,7 @@ def uses_in_page(text, page, entries, labels):
 
 def early_uses(root: Path, glossary: str = GLOSSARY) -> list[Use]:
     """按目录顺序找出所有在讲它的页面之前、又没有向前链接的使用。"""
-    pages = toc_order(root)
+    pages = toc_files(root)
     gloss = (root / f"{glossary}.md").read_text(encoding="utf-8")
     entries = [e for e in parse_glossary(gloss) if e.teacher in pages]
     labels = labels_by_page(root, pages)
@@ -368,7 +351,7 @@ def _book_entries():
 
 
 def test_every_glossary_entry_names_a_teaching_page_in_the_toc():
-    pages = toc_order(ROOT)
+    pages = toc_files(ROOT)
     entries = _book_entries()
     assert len(entries) > 50
     missing = [e.head for e in entries if e.teacher is None]
@@ -563,14 +546,14 @@ def test_code_math_options_and_roles_are_not_uses(tmp_path):
 
 def test_the_book_passes_because_of_its_forward_links(tmp_path):
     """对照：把前言里的 {ref} 链接换成纯文字，前言就有先用后讲。"""
-    for page in toc_order(ROOT):
+    for page in toc_files(ROOT):
         dest = tmp_path / f"{page}.md"
         dest.parent.mkdir(parents=True, exist_ok=True)
         text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
-        if page == toc_order(ROOT)[0]:
+        if page == toc_files(ROOT)[0]:
             text = re.sub(r"\{ref\}`([^`]*)`", r"\1", text)
         dest.write_text(text, encoding="utf-8")
     (tmp_path / "_toc.yml").write_bytes((ROOT / "_toc.yml").read_bytes())
     bad = early_uses(tmp_path)
     assert len(bad) > 10
-    assert {u.page for u in bad} == {toc_order(ROOT)[0]}
+    assert {u.page for u in bad} == {toc_files(ROOT)[0]}
