@@ -27,13 +27,9 @@
 """
 
 import argparse
-import ast
-import hashlib
-import inspect
 import json
 import os
 import platform
-import textwrap
 
 import dlbook  # 先于 TensorFlow 导入，设置日志相关的环境变量
 
@@ -48,6 +44,8 @@ import numpy as np  # noqa: E402
 
 from dlbook import data as D  # noqa: E402
 from dlbook import models as M  # noqa: E402
+from fingerprint import code_of as _code_of  # noqa: E402
+from fingerprint import sha16  # noqa: E402
 
 SCHEMA_VERSION = 1
 
@@ -106,22 +104,6 @@ FINGERPRINTED = [
 ]
 
 
-def _code_of(obj) -> str:
-    """函数的源码去掉文档字符串、注释与排版后的规范形式。"""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
-
-
 def code_fingerprint() -> str:
     """模型与训练代码、消融表和数据加载的 SHA-256 指纹（前 16 位）。
 
@@ -140,7 +122,7 @@ def code_fingerprint() -> str:
     rows = [[key, kind, kw] for key, _, kind, kw in ROWS]
     parts.append(json.dumps(rows, sort_keys=True))
     parts.append(repr((TEST_ROWS, N_VAL, HOLDOUT_EPOCHS)))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return sha16(parts)
 
 
 def train_row(kind, kwargs, X, y, seed, epochs):

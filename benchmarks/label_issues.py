@@ -20,13 +20,9 @@
 """
 
 import argparse
-import ast
-import hashlib
-import inspect
 import json
 import os
 import platform
-import textwrap
 import time
 
 import dlbook  # 先于 TensorFlow 导入，设置日志相关的环境变量
@@ -37,6 +33,8 @@ import numpy as np  # noqa: E402
 
 from dlbook import label_noise as L  # noqa: E402
 from dlbook import models as M  # noqa: E402
+from fingerprint import code_of as _code_of  # noqa: E402
+from fingerprint import sha16  # noqa: E402
 
 SCHEMA_VERSION = 1
 
@@ -68,22 +66,6 @@ FINGERPRINTED = [
 ]
 
 
-def _code_of(obj) -> str:
-    """函数的源码去掉文档字符串、注释与排版后的规范形式。"""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
-
-
 def code_fingerprint() -> str:
     """结果所依赖的代码与常数的 SHA-256 指纹（前 16 位）。
 
@@ -96,7 +78,7 @@ def code_fingerprint() -> str:
             parts.append(f"{name} = {obj!r}")
         else:
             parts.append(_code_of(obj))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return sha16(parts)
 
 
 def environment() -> dict:

@@ -98,3 +98,21 @@ def worked_example_values():
     d2 = y_hat - np.array([0.0, 1.0])
     d1 = (p[1]["W"].T @ d2) * a1 * (1 - a1)
     return p, x, a1, y_hat, (d1, d2)
+
+
+def load_benchmark(name: str):
+    """按文件载入 ``benchmarks/<name>.py``（它不是包）。
+
+    基准脚本从同目录导入共用的 ``fingerprint``：直接运行脚本时，Python
+    已把脚本所在目录放进 ``sys.path``；这里照样放进去。
+    """
+    import importlib.util
+    import sys
+
+    folder = ROOT / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

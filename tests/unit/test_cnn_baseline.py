@@ -9,17 +9,11 @@ import numpy as np
 
 import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
 from dlbook import models as M
+from helpers import load_benchmark
 
 
 def _benchmark_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[2] / "benchmarks" / "cnn_baseline.py"
-    spec = importlib.util.spec_from_file_location("cnn_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("cnn_baseline")
 
 
 RERUN = (

@@ -5,15 +5,13 @@
 翻转标签的代码或数据一改，指纹就对不上，这里的测试会失败并提示重跑。
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
 from dlbook import label_noise as L
 from dlbook import models as M
+from helpers import load_benchmark
 
 RERUN = (
     "请在仓库根目录重跑 nice -n 10 python benchmarks/label_issues.py"
@@ -22,11 +20,7 @@ RERUN = (
 
 
 def _benchmark_module():
-    path = Path(__file__).parents[2] / "benchmarks" / "label_issues.py"
-    spec = importlib.util.spec_from_file_location("label_issues", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("label_issues")
 
 
 @pytest.fixture(scope="module")
