@@ -47,11 +47,17 @@ def _split_print_text(root) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("with_extension", [True, False])
-def test_split_print_is_one_line_and_stored_once(tmp_path, with_extension):
-    """分两次发出的一行字：网页上是一行，.ipynb 中只存一遍。"""
+def test_split_print_and_cached_pages(tmp_path, with_extension):
+    """两个补丁，读者看到的效果（同一本小书的两次构建）：
+
+    1. 分两次发出的一行字：网页上是一行，.ipynb 中只存一遍；
+    2. 只改文字的页面从缓存取输出；写出的 .ipynb 仍要带着输出。
+    """
     make_book(tmp_path, with_extension)
     html = build(tmp_path)
     stored = _split_print_text(tmp_path)
+    # 第二个单元的一行字分两块发出：.ipynb 里原样存两个流输出
+    assert code_outputs(tmp_path) == [(1, 1), (2, 2)]
     if with_extension:
         assert "前半后半" in html
         assert stored.count("后半") == 1
@@ -60,15 +66,6 @@ def test_split_print_is_one_line_and_stored_once(tmp_path, with_extension):
         assert "前半后半" not in html
         assert stored.count("后半") == 2
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("with_extension", [True, False])
-def test_cached_pages_write_notebooks_with_outputs(tmp_path, with_extension):
-    """只改文字的页面从缓存取输出；写出的 .ipynb 仍要带着输出。"""
-    make_book(tmp_path, with_extension)
-    build(tmp_path)
-    # 第二个单元的一行字分两块发出：.ipynb 里原样存两个流输出
-    assert code_outputs(tmp_path) == [(1, 1), (2, 2)]
     page = tmp_path / "page.md"
     page.write_text(page.read_text("utf-8") + "\n新加的一段文字。\n", "utf-8")
     assert "VALUE=1" in build(tmp_path)  # 页面仍显示输出
