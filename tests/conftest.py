@@ -48,10 +48,12 @@ def html_build(request):
     result = run_jupyter_book(".", "--all", "-W", "-n", "--keep-going")
     request.config.dlbook_build_seconds = time.monotonic() - start
     pages = request.config.dlbook_reexecute
-    if result.returncode == 0 and pages:
-        from reexecution import Reexecution
+    from reexecution import Reexecution, signal_done
 
+    if result.returncode == 0 and pages:
         request.config.dlbook_reexecution = Reexecution(pages).start()
+    else:
+        signal_done()
     return result, ROOT / "_build" / "html"
 
 
