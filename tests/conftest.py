@@ -36,6 +36,14 @@ def pytest_collection_modifyitems(config, items):
     ]
 
 
+def pytest_runtest_setup(item):
+    """可复现性测试排在最后：第一个开始时，其余测试都已跑完，空出一个核。"""
+    if "reexecution" in getattr(item, "fixturenames", ()):
+        from reexecution import signal_done
+
+        signal_done()
+
+
 @pytest.fixture(scope="session")
 def html_build(request):
     """用与 README 相同的参数构建 HTML，返回 (结果, 输出目录)。
