@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from dlbook._subprocess import Child
+from dlbook._subprocess import Child, import_tensorflow_quickly
 from dlbook.data import load_flat_mnist
 from dlbook.models import create_model
 from dlbook.saving import atomic_save, load_weights_safely
@@ -553,6 +553,7 @@ def main(argv=None) -> int:
 
     absl.logging.set_verbosity(absl.logging.ERROR)
     if args.command == "mirrored":
+        import_tensorflow_quickly()  # 只导入，不做运算：设备尚未初始化
         # 不调用 dlbook.setup()：它会初始化 TensorFlow 的设备，之后就
         # 不能再划分逻辑设备了。只静默日志；mirrored_demo 在划分好设备
         # 之后自己启用确定性算子。
@@ -563,8 +564,7 @@ def main(argv=None) -> int:
             "没有设置环境变量 TF_CONFIG：请用 dlbook.multiworker.run_cluster "
             "启动，或按 tf_config() 的格式自己设置。"
         )
-    import tensorflow as tf
-
+    tf = import_tensorflow_quickly()
     # 确定性算子：中断再恢复的训练才能与不中断的逐位相同
     tf.config.experimental.enable_op_determinism()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -590,4 +590,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from dlbook._subprocess import skip_optional_imports
+
+    skip_optional_imports()  # 子进程只训练：跳过 Keras 顺带导入的可选依赖
     sys.exit(main())

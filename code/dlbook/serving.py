@@ -5,10 +5,12 @@
 - :func:`export_version` 按 TF Serving 的约定写到 ``基目录/版本号/``，
   先写临时目录再改名，半途而废的导出不会冒充一个版本；
 - :func:`latest_valid_export` 从最新的版本往回找，跳过打不开或算不对的；
-- :func:`predict_in_plain_tf` 在一个只导入 TensorFlow、没有模型代码的
-  子进程里调用导出的端点。
+- :func:`inspect_in_plain_tf` 在一个只导入 TensorFlow、没有模型代码的
+  子进程里执行 ``saved_model_cli show`` 和 ``saved_model_cli run``，再只用
+  ``tf.saved_model.load`` 调用导出的端点。
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -138,43 +140,82 @@ def latest_valid_export(base_dir, probe, *, endpoint=ENDPOINT):
     )
 
 
-#: 子进程里运行的脚本：只导入 TensorFlow 和 NumPy。
+#: 子进程里运行的脚本：只导入 TensorFlow 和 NumPy（和标准库）。
 _PLAIN_TF = """
+import contextlib
+import gc
+import io
+import json
+import os
 import sys
+
+# 导入期间暂停循环垃圾回收，导入后把已有对象移出回收范围：导入和退出
+# 都快 1 秒多，结果不变（与 dlbook._subprocess.import_tensorflow_quickly
+# 相同；这里不能导入 dlbook）
+gc.disable()
 import numpy as np
 import tensorflow as tf
+from absl import flags
+from tensorflow.python.tools import saved_model_cli
 
-path, endpoint, x_file, y_file = sys.argv[1:5]
+gc.freeze()
+gc.enable()
+path, workdir = sys.argv[1:3]
+with open(os.path.join(workdir, "job.json")) as f:
+    job = json.load(f)
+
+
+def cli(*argv):
+    # 与在终端里运行 saved_model_cli ARGV 相同：同一个解析器、同一个命令函数
+    flags.FLAGS.unparse_flags()
+    args = saved_model_cli.create_parser().parse_args(list(argv))
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        args.func()
+    return text.getvalue()
+
+
+result = {"show": cli("show", "--dir", path, "--all"), "errors": {}}
+x_run = os.path.join(workdir, "x_run.npy")
+for i, signature in enumerate(job["signatures"]):
+    try:
+        cli("run", "--dir", path, "--tag_set", "serve",
+            "--signature_def", signature,
+            "--inputs", job["input_name"] + "=" + x_run,
+            "--outdir", os.path.join(workdir, f"run-{i}"))
+    except Exception as e:
+        result["errors"][signature] = f"{type(e).__name__}: {e}"
+# 不用任何模型代码：只用 tf.saved_model.load 调用端点
 loaded = tf.saved_model.load(path)
-y = getattr(loaded, endpoint)(tf.constant(np.load(x_file)))
-np.save(y_file, y.numpy())
-print("dlbook" in sys.modules)
+x = np.load(os.path.join(workdir, "x_predict.npy"))
+y = getattr(loaded, job["endpoint"])(tf.constant(x))
+np.save(os.path.join(workdir, "y.npy"), y.numpy())
+result["used_dlbook"] = "dlbook" in sys.modules
+with open(os.path.join(workdir, "result.json"), "w") as f:
+    json.dump(result, f)
 """
 
 
-def predict_in_plain_tf(path, X, *, endpoint=ENDPOINT, timeout=300):
-    """在只用 ``tf.saved_model.load``、没有模型代码的子进程里调用端点。
-
-    子进程不导入 dlbook，也不调用任何 Keras API（TensorFlow 在 import
-    时会顺带加载 Keras 的部分模块，但用不到它们）。
-
-    Returns:
-        ``(输出数组, 子进程里是否导入过 dlbook)``。
-    """
+def _run_plain_tf(
+    path, X_run, X_predict, signatures, endpoint, input_name, timeout
+):
+    """运行 _PLAIN_TF 子进程；返回的字典多一项 ``errors``（签名: 原因）。"""
+    path = os.fspath(path)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as d:
-        x_file, y_file = os.path.join(d, "x.npy"), os.path.join(d, "y.npy")
-        np.save(x_file, np.asarray(X, dtype="float32"))
+        np.save(os.path.join(d, "x_run.npy"), np.asarray(X_run, "float32"))
+        np.save(
+            os.path.join(d, "x_predict.npy"), np.asarray(X_predict, "float32")
+        )
+        job = dict(
+            signatures=list(signatures),
+            endpoint=endpoint,
+            input_name=input_name,
+        )
+        with open(os.path.join(d, "job.json"), "w") as f:
+            json.dump(job, f)
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _PLAIN_TF,
-                os.fspath(path),
-                endpoint,
-                x_file,
-                y_file,
-            ],
+            [sys.executable, "-c", _PLAIN_TF, path, d],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -182,86 +223,73 @@ def predict_in_plain_tf(path, X, *, endpoint=ENDPOINT, timeout=300):
         )
         if proc.returncode != 0:
             raise RuntimeError(
-                f"子进程调用 {path} 的端点 {endpoint} 失败（退出码 "
-                f"{proc.returncode}）。标准错误的末尾：\n{proc.stderr[-2000:]}"
-            )
-        used_dlbook = proc.stdout.strip().splitlines()[-1] == "True"
-        return np.load(y_file), used_dlbook
-
-
-def saved_model_cli_run(path, signature, *, timeout=120, **inputs) -> dict:
-    """用 ``saved_model_cli run`` 在命令行里调用一个签名，返回各输出。
-
-    inputs 以签名的输入名为关键字（如 ``pixels=X``），各自存成 ``.npy``
-    交给 ``--inputs``；输出由 ``--outdir`` 写成 ``<输出名>.npy`` 再读回。
-
-    Returns:
-        ``{输出名: 数组}``。
-
-    Raises:
-        ValueError: 没有给任何输入。
-        RuntimeError: 命令失败（例如签名名或输入名不对），附标准错误的末尾。
-    """
-    if not inputs:
-        raise ValueError(
-            "saved_model_cli_run 至少要一个输入，例如 pixels=X；输入名见 "
-            "saved_model_cli_show 列出的 inputs[...]。"
-        )
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with tempfile.TemporaryDirectory() as d:
-        specs = []
-        for name, value in inputs.items():
-            np.save(os.path.join(d, f"{name}.npy"), np.asarray(value))
-            specs.append(f"{name}={os.path.join(d, name)}.npy")
-        out = os.path.join(d, "out")
-        proc = subprocess.run(
-            [
-                cli,
-                "run",
-                "--dir",
-                os.fspath(path),
-                "--tag_set",
-                "serve",
-                "--signature_def",
-                signature,
-                "--inputs",
-                ";".join(specs),
-                "--outdir",
-                out,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"saved_model_cli run 调用 {os.fspath(path)} 的签名 "
-                f"{signature} 失败（退出码 {proc.returncode}）。签名名和"
-                "输入名见 saved_model_cli_show。标准错误的末尾：\n"
+                f"子进程检查 {path} 失败（退出码 {proc.returncode}）。请确认"
+                f"它是 SavedModel 目录、有端点 {endpoint}。标准错误的末尾：\n"
                 + proc.stderr[-2000:]
             )
-        return {
-            name[: -len(".npy")]: np.load(os.path.join(out, name))
-            for name in sorted(os.listdir(out))
-        }
+        with open(os.path.join(d, "result.json")) as f:
+            result = json.load(f)
+        result["predict"] = np.load(os.path.join(d, "y.npy"))
+        result["run"] = {}
+        for i, signature in enumerate(signatures):
+            out = os.path.join(d, f"run-{i}")
+            if signature not in result["errors"]:
+                result["run"][signature] = {
+                    name[: -len(".npy")]: np.load(os.path.join(out, name))
+                    for name in sorted(os.listdir(out))
+                }
+        return result
 
 
-def saved_model_cli_show(path, timeout=120) -> str:
-    """运行 ``saved_model_cli show --dir PATH --all``，返回它的输出。"""
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run(
-        [cli, "show", "--dir", os.fspath(path), "--all"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    if proc.returncode != 0:
+def _raise_on_run_errors(result, path):
+    """有签名的 ``saved_model_cli run`` 失败时抛出 RuntimeError。"""
+    if result["errors"]:
+        errors = result["errors"].items()
+        detail = "\n".join(f"- 签名 {k}：{why[:300]}" for k, why in errors)
         raise RuntimeError(
-            f"saved_model_cli 失败（退出码 {proc.returncode}）：\n"
-            + proc.stderr[-2000:]
+            f"saved_model_cli run 调用 {os.fspath(path)} 的签名失败。签名名"
+            f"和输入名见 show 的输出（signature_def[...] 与 inputs[...]）。\n"
+            + detail
         )
-    return proc.stdout
+
+
+def inspect_in_plain_tf(
+    path,
+    X_run,
+    X_predict,
+    *,
+    signatures=(ENDPOINT,),
+    endpoint=ENDPOINT,
+    input_name=INPUT_NAME,
+    timeout=300,
+) -> dict:
+    """在一个只导入 TensorFlow、没有模型代码的新子进程里检查 SavedModel。
+
+    子进程不导入 dlbook，也不调用任何 Keras API（TensorFlow 在 import
+    时会顺带加载 Keras 的部分模块，但用不到它们）。它依次：
+
+    1. 执行 ``saved_model_cli show --dir PATH --all``；
+    2. 对 signatures 中的每个签名执行 ``saved_model_cli run``，把 X_run
+       存成 ``.npy`` 交给 ``--inputs input_name=...``，输出由
+       ``--outdir`` 写成 ``<输出名>.npy``；
+    3. 只用 ``tf.saved_model.load`` 加载，以 X_predict 调用端点 endpoint。
+
+    两条命令用 ``saved_model_cli`` 自己的命令行解析器和命令函数执行，
+    与在终端里运行这两条命令相同；三件事放在一个进程里，只导入一次
+    TensorFlow。
+
+    Returns:
+        字典：``show``（show 的输出文本）、``run``（``{签名: {输出名:
+        数组}}``）、``predict``（端点的输出）、``used_dlbook``（子进程里
+        是否导入过 dlbook）。
+
+    Raises:
+        RuntimeError: 子进程失败，或某个签名的 ``run`` 失败（例如签名名、
+            输入名不对；信息里附命令的报错）。
+    """
+    result = _run_plain_tf(
+        path, X_run, X_predict, signatures, endpoint, input_name, timeout
+    )
+    _raise_on_run_errors(result, path)
+    del result["errors"]
+    return result

@@ -156,6 +156,37 @@ def test_kill_on_pause_requires_a_pause():
         run_children([_py("pass")], kill_on_pause=True, timeout=30)
 
 
+def test_skip_optional_imports_blocks_only_unimported_names():
+    code = (
+        "import sys, json\n"
+        "from dlbook._subprocess import skip_optional_imports\n"
+        "skip_optional_imports(('json', 'wave'))\n"
+        "import json\n"  # 已导入的不受影响
+        "try:\n    import wave\n"
+        "except ImportError:\n    print('挡住了')\n"
+    )
+    (out, _, rc), *_ = run_children([_py(code)], timeout=60)[0]
+    assert rc == 0 and out == "挡住了\n"
+
+
+def test_import_tensorflow_quickly_restores_gc_state():
+    import gc
+
+    import tensorflow as tf
+
+    from dlbook._subprocess import import_tensorflow_quickly
+
+    assert gc.isenabled()
+    assert import_tensorflow_quickly() is tf
+    assert gc.isenabled()  # 导入后恢复了循环垃圾回收
+    gc.disable()
+    try:
+        assert import_tensorflow_quickly() is tf
+        assert not gc.isenabled()  # 调用前关着的，不替调用方打开
+    finally:
+        gc.enable()
+
+
 def test_worker_without_tf_config_is_refused():
     with pytest.raises(RuntimeError, match="TF_CONFIG"):
         run_module("worker", "--ckpt-dir", "unused", timeout=120)
