@@ -31,6 +31,7 @@ import numpy as np
 from dlbook._subprocess import Child, wait_for_line
 from dlbook.data import load_flat_mnist
 from dlbook.models import create_model
+from dlbook.resumable import reseed_dropout, skip_optional_imports
 from dlbook.saving import atomic_save, load_model_safely
 
 #: 检查点文件名：已完成的全局步数。
@@ -110,8 +111,6 @@ def _save_step(model, ckpt_dir, step):
 
 
 def _train_steps(model, X, y, start, total, per_epoch, cfg, stop, hook):
-    from dlbook.resumable import reseed_dropout
-
     bs, seed = cfg["batch_size"], cfg["seed"]
     for step in range(start, total):
         e, b = divmod(step, per_epoch)  # 第 e 轮的第 b 个批量（从 0 数）
@@ -294,19 +293,6 @@ def terminate_with_grace(proc, grace: float) -> tuple[int, float]:
     return _terminate_with_grace(proc, grace)
 
 
-def run_module(*args, timeout: float = 420.0) -> str:
-    """在子进程中运行本模块直到结束（带硬超时），返回它的标准输出。
-
-    Raises:
-        RuntimeError: 超时，或子进程的退出码不为 0。
-    """
-    from dlbook.multiworker import check_ok, run_children
-
-    env = dict(os.environ)
-    results, _ = run_children([(module_command(*args), env)], timeout=timeout)
-    return check_ok(results)[0]
-
-
 def run_and_preempt(
     *args, grace: float = 30.0, when=PAUSE_MARK, timeout: float = 300.0
 ):
@@ -384,4 +370,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    skip_optional_imports()  # 子进程只训练：跳过 Keras 顺带导入的可选依赖
     sys.exit(main())

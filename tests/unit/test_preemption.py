@@ -14,7 +14,7 @@ from dlbook.preemption import (
     GracefulStop,
     atomic_save_sharded,
     latest_step,
-    module_command,
+    main,
     preemptible_train,
     run_and_preempt,
     step_checkpoint,
@@ -167,17 +167,39 @@ def _weights(path):
         return [f[f"w{i}"] for i in range(len(f.files))]
 
 
-@pytest.mark.slow
-def test_sigterm_then_resume_is_exact(tmp_path):
-    ref = tmp_path / "ref.npz"
-    subprocess.run(
-        module_command(
-            "train", "--ckpt-dir", tmp_path / "a", *ARGS, "--out", ref
-        ),
-        check=True,
-        capture_output=True,
-        timeout=420,
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """不中断地训练 2 轮 8 步的最终权重。
+
+    在本进程里训练（子进程每次启动都要导入 TensorFlow）；与子进程一样
+    启用确定性算子。下面的测试在子进程里训练、被 SIGTERM 打断，再与它
+    逐位比较。
+    """
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    d = tmp_path_factory.mktemp("reference")
+    model, saved = preemptible_train(
+        d, 2, n_train=128, batch_size=32, log=lambda s: None
     )
+    assert saved is None and latest_step(d)[0] == 8
+    return model.get_weights()
+
+
+def _resume_in_this_process(ckpt, out, capsys):
+    """用命令行入口在本进程里接着训练到底，返回它打印的内容。
+
+    被打断的子进程只留下磁盘上的检查点，所以在哪个进程里恢复都一样；
+    这样省去一次 TensorFlow 的导入。
+    """
+    capsys.readouterr()
+    args = ("train", "--ckpt-dir", ckpt, *ARGS, "--out", out)
+    assert main([str(a) for a in args]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sigterm_then_resume_is_exact(reference, tmp_path, capsys):
     ckpt, out = tmp_path / "b", tmp_path / "b.npz"
     text, err, rc, took = run_and_preempt(
         "train", "--ckpt-dir", ckpt, *ARGS, "--pause-at", 6, "--out", out
@@ -186,28 +208,17 @@ def test_sigterm_then_resume_is_exact(tmp_path):
     assert f"{PREEMPTED_MARK} 收到 SIGTERM：做完第 6 步" in text
     assert sorted(os.listdir(ckpt)) == ["step-000006.keras"]
     assert not out.exists()  # 被抢占时不写最终权重
-    subprocess.run(
-        module_command("train", "--ckpt-dir", ckpt, *ARGS, "--out", out),
-        check=True,
-        capture_output=True,
-        timeout=420,
-    )
-    for a, b in zip(_weights(ref), _weights(out), strict=True):
+    log = _resume_in_this_process(ckpt, out, capsys)
+    assert "从 step-000006.keras 恢复：接着做第 2 轮的第 3 步" in log
+    for a, b in zip(reference, _weights(out), strict=True):
         np.testing.assert_array_equal(b, a)
 
 
 @pytest.mark.slow
-def test_sigterm_at_an_arbitrary_moment_then_resume_is_exact(tmp_path):
+def test_sigterm_at_an_arbitrary_moment_then_resume_is_exact(
+    reference, tmp_path, capsys
+):
     """不停在固定位置：训练一开始就发 SIGTERM，停在哪一步由时机决定。"""
-    ref = tmp_path / "ref.npz"
-    subprocess.run(
-        module_command(
-            "train", "--ckpt-dir", tmp_path / "a", *ARGS, "--out", ref
-        ),
-        check=True,
-        capture_output=True,
-        timeout=420,
-    )
     ckpt, out = tmp_path / "b", tmp_path / "b.npz"
     text, err, rc, _ = run_and_preempt(
         "train", "--ckpt-dir", ckpt, *ARGS, "--out", out, when="没有检查点"
@@ -216,13 +227,8 @@ def test_sigterm_at_an_arbitrary_moment_then_resume_is_exact(tmp_path):
     step, path = latest_step(ckpt)
     if PREEMPTED_MARK in text:  # 通常如此：停在某一步之后
         assert 1 <= step <= 8 and path is not None
-    subprocess.run(
-        module_command("train", "--ckpt-dir", ckpt, *ARGS, "--out", out),
-        check=True,
-        capture_output=True,
-        timeout=420,
-    )
-    for a, b in zip(_weights(ref), _weights(out), strict=True):
+    _resume_in_this_process(ckpt, out, capsys)
+    for a, b in zip(reference, _weights(out), strict=True):
         np.testing.assert_array_equal(b, a)
 
 

@@ -14,8 +14,8 @@ import dlbook  # noqa: F401  （先设置 TensorFlow 的环境变量）
 from dlbook.models import create_model
 from dlbook.resumable import (
     CKPT_PATTERN,
+    main,
     run_and_kill,
-    run_module,
     train,
     train_custom_loop,
     update_norms,
@@ -42,11 +42,21 @@ def load_npz(path):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """不中断地训练 EPOCHS 轮的最终权重。"""
+    """不中断地训练 EPOCHS 轮的最终权重。
+
+    在本进程里训练（子进程每次启动都要导入 TensorFlow）；与子进程一样
+    启用确定性算子。下面的测试在子进程里训练、被杀死，再与它逐位比较。
+    """
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
     d = tmp_path_factory.mktemp("reference")
-    out = run_module(*train_args(d / "ckpt", "--out", d / "w.npz"))
-    assert f"第 {EPOCHS}/{EPOCHS} 轮" in out
-    return load_npz(d / "w.npz")
+    lines = []
+    model, _ = train(
+        d / "ckpt", EPOCHS, n_train=256, batch_size=32, log=lines.append
+    )
+    assert f"第 {EPOCHS}/{EPOCHS} 轮" in lines[-1]
+    return model.get_weights()
 
 
 def completed_epochs(output: str) -> int:
@@ -75,8 +85,16 @@ def kill_and_check(ckpt_dir, pause_at, previous_epoch):
     return done
 
 
-def resume_and_compare(ckpt_dir, reference, tmp_path):
-    out = run_module(*train_args(ckpt_dir, "--out", tmp_path / "w.npz"))
+def resume_and_compare(ckpt_dir, reference, tmp_path, capsys):
+    """用命令行入口在本进程里恢复训练到底，权重须与参照逐位相同。
+
+    被杀死的子进程只留下磁盘上的检查点，所以在哪个进程里恢复都一样；
+    在本进程里调用 ``main`` 省去一次 TensorFlow 的导入。
+    """
+    capsys.readouterr()
+    args = train_args(ckpt_dir, "--out", tmp_path / "w.npz")
+    assert main([str(a) for a in args]) == 0
+    out = capsys.readouterr().out
     assert "恢复" in out or "从头" in out
     weights = load_npz(tmp_path / "w.npz")
     assert len(weights) == len(reference)
@@ -86,15 +104,17 @@ def resume_and_compare(ckpt_dir, reference, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_mid_epoch_then_resume(reference, tmp_path):
+def test_kill_mid_epoch_then_resume(reference, tmp_path, capsys):
     ckpt = tmp_path / "ckpt"
     assert kill_and_check(ckpt, "batch:2:4", 0) == 1  # 第 2 轮的一半
-    out = resume_and_compare(ckpt, reference, tmp_path)
+    out = resume_and_compare(ckpt, reference, tmp_path, capsys)
     assert "从 epoch-0001.keras 恢复" in out
 
 
 @pytest.mark.slow
-def test_kill_three_times_incl_during_writes_then_resume(reference, tmp_path):
+def test_kill_three_times_incl_during_writes_then_resume(
+    reference, tmp_path, capsys
+):
     ckpt = tmp_path / "ckpt"
     done = 0
     # 第一个检查点写到一半（此时还没有任何检查点）；第 2 轮的一半；
@@ -107,7 +127,7 @@ def test_kill_three_times_incl_during_writes_then_resume(reference, tmp_path):
         done = kill_and_check(ckpt, pause_at, done)
         assert done == expected
     assert any(".tmp-" in name for name in os.listdir(ckpt))
-    out = resume_and_compare(ckpt, reference, tmp_path)
+    out = resume_and_compare(ckpt, reference, tmp_path, capsys)
     assert "删除未完成的临时文件" in out
     assert "从 epoch-0002.keras 恢复" in out
     assert (
@@ -223,3 +243,19 @@ def test_run_until_pause_reports_an_early_exit_with_stderr():
     code = "import sys; sys.stderr.write('出错了'); sys.exit(3)"
     with pytest.raises(RuntimeError, match=r"退出码 3(.|\n)*出错了"):
         run_until_pause([sys.executable, "-c", code], timeout=30)
+
+
+def test_skip_optional_imports_blocks_only_modules_not_yet_imported():
+    import json
+
+    from dlbook.resumable import OPTIONAL_IMPORTS, skip_optional_imports
+
+    assert "pandas" in OPTIONAL_IMPORTS and "h5py" not in OPTIONAL_IMPORTS
+    name = "dlbook_never_installed_xyz"
+    try:
+        skip_optional_imports(("json", name))
+        assert sys.modules["json"] is json  # 已导入的不受影响
+        with pytest.raises(ImportError):
+            __import__(name)
+    finally:
+        sys.modules.pop(name, None)
