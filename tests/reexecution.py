@@ -22,8 +22,16 @@ from pathlib import Path
 
 from helpers import ROOT, book_env
 
-#: 预先在内核中执行的代码：与每页第一个单元的导入相同。
-PREWARM = "import dlbook\nimport keras\nimport tensorflow\n"
+#: 预先在内核中执行的代码：与每页第一个单元的导入相同，导入 TensorFlow
+#: 的方式也与 ``dlbook.setup`` 相同（导入期间暂停垃圾回收）。
+PREWARM = (
+    "import dlbook\n"
+    "from dlbook._subprocess import import_tensorflow_quickly\n"
+    "import_tensorflow_quickly()\n"
+    "del import_tensorflow_quickly\n"
+    "import keras\n"
+    "import tensorflow\n"
+)
 
 
 def built_seconds() -> dict[str, float]:

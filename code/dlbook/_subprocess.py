@@ -1,7 +1,8 @@
 """子进程工具：读尽输出的后台线程，供带硬超时的演示和测试使用。
 
 还有让本书启动的 TensorFlow 子进程启动和退出得快一些的两个函数：
-:func:`skip_optional_imports` 和 :func:`import_tensorflow_quickly`。
+:func:`skip_optional_imports` 和 :func:`import_tensorflow_quickly`
+（后者也用在每页内核的 :func:`dlbook.setup` 里）。
 """
 
 import gc

@@ -89,3 +89,18 @@ def test_environment_reports_versions():
         # 值所在的列（按显示宽度计）各行相同，表格才对齐。
         columns.add(envinfo._display_width(line[: len(line) - len(value)]))
     assert len(columns) == 1
+
+
+def test_setup_leaves_garbage_collection_on():
+    """setup 导入 TensorFlow 时暂停垃圾回收，之后必须恢复。"""
+    import gc
+
+    dlbook.setup()
+    assert gc.isenabled()
+    # 读者自己关了回收时，setup 不替他打开。
+    gc.disable()
+    try:
+        dlbook.setup()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
