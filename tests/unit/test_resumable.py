@@ -243,19 +243,3 @@ def test_run_until_pause_reports_an_early_exit_with_stderr():
     code = "import sys; sys.stderr.write('出错了'); sys.exit(3)"
     with pytest.raises(RuntimeError, match=r"退出码 3(.|\n)*出错了"):
         run_until_pause([sys.executable, "-c", code], timeout=30)
-
-
-def test_skip_optional_imports_blocks_only_modules_not_yet_imported():
-    import json
-
-    from dlbook.resumable import OPTIONAL_IMPORTS, skip_optional_imports
-
-    assert "pandas" in OPTIONAL_IMPORTS and "h5py" not in OPTIONAL_IMPORTS
-    name = "dlbook_never_installed_xyz"
-    try:
-        skip_optional_imports(("json", name))
-        assert sys.modules["json"] is json  # 已导入的不受影响
-        with pytest.raises(ImportError):
-            __import__(name)
-    finally:
-        sys.modules.pop(name, None)
