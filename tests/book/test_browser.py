@@ -61,8 +61,7 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
+def _new_page(browser):
     """一个新页面：拦截所有非本机请求，并记录控制台错误与外部请求。"""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     blocked, errors = [], []
@@ -80,6 +79,12 @@ def page(browser):
     pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.blocked, pg.errors = blocked, errors
+    return context, pg
+
+
+@pytest.fixture
+def page(browser):
+    context, pg = _new_page(browser)
     yield pg
     context.close()
 
@@ -98,11 +103,24 @@ def _wait_for_mathjax(pg):
 PAGES = toc_files()
 
 
+@pytest.fixture(scope="module", params=PAGES)
+def loaded(request, site, browser):
+    """加载好（公式已排版）的一页，供本页的两项检查共用：每页只加载一次。
+
+    pytest 按参数把用到它的测试排在一起：先 ``test_page_in_browser``，
+    再 ``test_accessibility_axe``，然后才加载下一页。
+    """
+    docname = request.param
+    context, pg = _new_page(browser)
+    pg.goto(f"{site}/{docname}.html", wait_until="load")
+    _wait_for_mathjax(pg)
+    yield docname, pg
+    context.close()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("docname", PAGES)
-def test_page_in_browser(site, page, docname):
-    page.goto(f"{site}/{docname}.html", wait_until="load")
-    _wait_for_mathjax(page)
+def test_page_in_browser(loaded):
+    docname, page = loaded
     source = (ROOT / f"{docname}.md").read_text(encoding="utf-8")
     if "$" in source or "{math}" in source:
         assert page.locator("mjx-container").count() > 0, "公式没有渲染"
@@ -135,14 +153,12 @@ def test_page_in_browser(site, page, docname):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("docname", PAGES)
-def test_accessibility_axe(site, page, docname):
+def test_accessibility_axe(loaded):
     """axe-core 检查：不允许 serious 或 critical 级的问题。"""
     import axe_playwright_python
 
+    _, page = loaded
     axe_js = Path(axe_playwright_python.__file__).with_name("axe.min.js")
-    page.goto(f"{site}/{docname}.html", wait_until="load")
-    _wait_for_mathjax(page)
     page.add_script_tag(path=str(axe_js))
     result = page.evaluate(
         """async () => {
