@@ -23,8 +23,12 @@ from pathlib import Path
 from helpers import ROOT, book_env
 
 #: 预先在内核中执行的代码：与每页第一个单元的导入相同，导入 TensorFlow
-#: 的方式也与 ``dlbook.setup`` 相同（导入期间暂停垃圾回收）。
+#: 的方式也与 ``dlbook.setup`` 相同（导入期间暂停垃圾回收）。第一行降低
+#: 内核（及页面启动的子进程）的优先级：重新执行只用前台测试剩下的 CPU，
+#: 前台（浏览器、PDF、单元测试，一个接一个）不被它拖慢。优先级不影响
+#: 输出；唯一比较快慢的单元（correlation 的计时）取 5 次中最快的一次。
 PREWARM = (
+    "__import__('os').nice(10)\n"
     "import dlbook\n"
     "from dlbook._subprocess import import_tensorflow_quickly\n"
     "import_tensorflow_quickly()\n"
