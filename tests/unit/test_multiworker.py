@@ -169,22 +169,32 @@ def test_skip_optional_imports_blocks_only_unimported_names():
     assert rc == 0 and out == "挡住了\n"
 
 
-def test_import_tensorflow_quickly_restores_gc_state():
-    import gc
+@pytest.mark.slow
+@pytest.mark.parametrize("gc_on", [True, False])
+def test_import_tensorflow_quickly_restores_gc_state(gc_on):
+    """在没导入过 TensorFlow 的新进程里：导入后回收的开关与调用前相同；
+    回收开着时冻结导入产生的对象；TensorFlow 已导入时再调用什么都不做。"""
+    import subprocess
 
-    import tensorflow as tf
-
-    from dlbook._subprocess import import_tensorflow_quickly
-
-    assert gc.isenabled()
-    assert import_tensorflow_quickly() is tf
-    assert gc.isenabled()  # 导入后恢复了循环垃圾回收
-    gc.disable()
-    try:
-        assert import_tensorflow_quickly() is tf
-        assert not gc.isenabled()  # 调用前关着的，不替调用方打开
-    finally:
-        gc.enable()
+    code = (
+        "import gc, sys\n"
+        "from dlbook._subprocess import import_tensorflow_quickly as q\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        f"gc.enable() if {gc_on} else gc.disable()\n"
+        "tf = q()\n"
+        f"assert gc.isenabled() is {gc_on}\n"
+        f"assert (gc.get_freeze_count() > 0) is {gc_on}\n"
+        "n = gc.get_freeze_count()\n"
+        "assert q() is tf and gc.get_freeze_count() == n\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0 and out.stdout == "ok\n", out.stderr[-2000:]
 
 
 def test_worker_without_tf_config_is_refused():
