@@ -6,16 +6,23 @@
 
 用到整本书构建（``html_build``、``pdf``）的测试自动标为 ``slow``，
 于是 ``python -m pytest -m "not slow"`` 不构建书。
+
+HTML 构建之后，两件事在后台进行，与其余测试同时：每页在新内核中的
+重新执行（可复现性测试等它，见 ``tests/reexecution.py``），以及 PDF
+构建（PDF 测试等它）。PDF 构建会重写 ``_build/jupyter_execute`` 中的
+笔记本，所以要等读这些笔记本的测试（标了 ``reads_executed_notebooks``）
+都跑完才开始；可复现性测试也读它们，排在最后，先等 PDF 构建结束。
 """
 
+import shutil
 import time
 
 import pytest
 
-from helpers import ROOT, run_jupyter_book
+from helpers import ROOT, BackgroundBuild, run_jupyter_book
 
 #: 用到这些 fixture 的测试要构建整本书。
-BOOK_FIXTURES = {"html_build", "pdf"}
+BOOK_FIXTURES = {"html_build", "pdf_build"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -37,11 +44,23 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_runtest_setup(item):
-    """可复现性测试排在最后：第一个开始时，其余测试都已跑完，空出一个核。"""
+    """后台 PDF 构建的开始时刻；以及为 ``.ci/run`` 报告空出一个核。
+
+    可复现性测试排在最后：第一个开始时，其余测试都已跑完，空出一个核。
+    """
+    pdf = getattr(item.config, "dlbook_pdf", None)
+    if pdf is not None and not pdf.started:
+        if item.session.items.index(item) > item.config.dlbook_last_reader:
+            _start_pdf(pdf)
     if "reexecution" in getattr(item, "fixturenames", ()):
         from reexecution import signal_done
 
         signal_done()
+
+
+def _start_pdf(pdf: BackgroundBuild) -> None:
+    shutil.rmtree(ROOT / "_build" / "latex", ignore_errors=True)
+    pdf.start()
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +81,39 @@ def html_build(request):
         request.config.dlbook_reexecution = Reexecution(pages).start()
     else:
         signal_done()
+    items = request.session.items
+    wants_pdf = any("pdf_build" in _fixtures(i) for i in items)
+    if result.returncode == 0 and wants_pdf:
+        # 读构建出的笔记本的最后一个测试之后，在后台构建 PDF。
+        request.config.dlbook_last_reader = max(
+            (
+                n
+                for n, i in enumerate(items)
+                if i.get_closest_marker("reads_executed_notebooks")
+            ),
+            default=-1,
+        )
+        request.config.dlbook_pdf = BackgroundBuild(*PDF_ARGS)
     return result, ROOT / "_build" / "html"
+
+
+#: PDF 构建的参数（与 README 相同）。
+PDF_ARGS = (".", "--builder", "pdflatex", "-W", "-n", "--keep-going")
+
+
+def _fixtures(item):
+    return getattr(item, "fixturenames", ())
+
+
+@pytest.fixture(scope="session")
+def pdf_build(request, html_build):
+    """PDF 构建的结果（CompletedProcess）：等后台构建结束；没有就现在构建。"""
+    pdf = getattr(request.config, "dlbook_pdf", None)
+    if pdf is None:
+        pdf = request.config.dlbook_pdf = BackgroundBuild(*PDF_ARGS)
+    if not pdf.started:
+        _start_pdf(pdf)
+    return pdf.wait()
 
 
 @pytest.fixture(scope="session")
@@ -70,14 +121,20 @@ def reexecution(request, html_build):
     """后台重新执行的结果（见 ``tests/reexecution.py``）。"""
     running = getattr(request.config, "dlbook_reexecution", None)
     assert running is not None, "整本书没有构建成功，无从比对"
+    pdf = getattr(request.config, "dlbook_pdf", None)
+    if pdf is not None and pdf.started:
+        pdf.wait()  # 它会重写要比对的笔记本
     return running
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """报告整本书构建与后台重新执行的耗时（CI 的耗时账）。"""
+    """报告整本书构建、PDF 构建与后台重新执行的耗时（CI 的耗时账）。"""
     built = getattr(config, "dlbook_build_seconds", None)
     if built is not None:
         terminalreporter.write_line(f"[dlbook] 整本书构建 {built:.0f} 秒")
+    pdf = getattr(config, "dlbook_pdf", None)
+    if pdf is not None and pdf.seconds is not None:
+        terminalreporter.write_line(f"[dlbook] PDF 构建 {pdf.seconds:.0f} 秒")
     running = getattr(config, "dlbook_reexecution", None)
     if running is not None:
         terminalreporter.write_line(f"[dlbook] {running.summary()}")

@@ -4,6 +4,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,42 @@ def run_jupyter_book(*args, cwd=ROOT, timeout=3600, env=None):
         text=True,
         timeout=timeout,
     )
+
+
+class BackgroundBuild:
+    """在后台线程中运行一次 ``jupyter-book build``；``wait()`` 返回结果。"""
+
+    def __init__(self, *args):
+        self.args = args
+        self._thread = None
+        self._outcome = None
+        self.seconds = None
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def start(self):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self):
+        began = time.monotonic()
+        try:
+            self._outcome = run_jupyter_book(*self.args)
+        except Exception as err:  # 在等待它的线程中重新抛出
+            self._outcome = err
+        self.seconds = time.monotonic() - began
+
+    def wait(self):
+        """还没开始就现在开始；等它结束，返回 CompletedProcess。"""
+        self.start()
+        self._thread.join()
+        if isinstance(self._outcome, Exception):
+            raise self._outcome
+        return self._outcome
 
 
 def toc_files(root=ROOT) -> list[str]:

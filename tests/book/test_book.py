@@ -13,6 +13,10 @@ TF_LOG = re.compile(
     r"|[IWEF]0000 00:00|Unable to register cu(DNN|FFT|BLAS)"
     r"|could not open file to read NUMA"
 )
+#: 读 ``_build/jupyter_execute`` 的测试：后台的 PDF 构建等它们跑完才开始，
+#: 因为它会重写那些笔记本（见 tests/conftest.py）。
+READS_NOTEBOOKS = pytest.mark.reads_executed_notebooks
+
 #: 会让浏览器向外部主机发出请求的资源引用。
 EXTERNAL_ASSET = re.compile(
     r"<(script|img|iframe|source|audio|video)\b[^>]*\bsrc=\"(https?:)?//"
@@ -40,6 +44,7 @@ def test_every_toc_page_is_built(html_build):
         assert (html_dir / f"{page}.html").is_file(), page
 
 
+@READS_NOTEBOOKS
 def test_every_code_cell_was_executed(html_build):
     """每个代码单元都有执行记录：构建产物里的笔记本没有未执行的单元。"""
     import nbformat
@@ -59,6 +64,7 @@ def test_every_code_cell_was_executed(html_build):
             assert cell.get("execution_count"), (page, cell.source[:80])
 
 
+@READS_NOTEBOOKS
 def test_every_figure_cell_shows_an_image(html_build):
     """标了图题（``mystnb: figure``）的代码单元都真的输出了一张图。"""
     import nbformat
@@ -201,6 +207,7 @@ def _launch_links(html: str) -> dict[str, str]:
     }
 
 
+@READS_NOTEBOOKS
 def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
     """每个含代码的页面都能在 Binder 与 Colab 中打开，也能下载 .ipynb。
 
@@ -251,6 +258,7 @@ def test_every_executable_page_has_binder_and_colab(html_build, tmp_path):
     assert "book.pdf" in (html_dir / "book" / "intro.html").read_text("utf-8")
 
 
+@READS_NOTEBOOKS
 def test_reader_notebooks_have_no_myst_left(html_build, tmp_path):
     """下载的 .ipynb、jupyter_execute 与命令行导出的笔记本都读起来和网页
     一样：没有 MyST 角色、指令围栏与 (label)= 行；代码与数值都已展开。"""

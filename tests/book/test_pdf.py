@@ -4,12 +4,11 @@
 """
 
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from helpers import ROOT, run_jupyter_book, skip_unless_tools
+from helpers import ROOT, skip_unless_tools
 
 TOOLS = ("xelatex", "latexmk", "pdftotext", "pdftoppm")
 MISSING = skip_unless_tools(
@@ -18,16 +17,12 @@ MISSING = skip_unless_tools(
 
 
 @pytest.fixture(scope="module")
-def pdf(html_build):
-    """在 HTML 构建之后构建 PDF（复用同一份执行缓存）。"""
+def pdf(pdf_build):
+    """PDF 的路径。构建在 HTML 构建之后于后台进行（见 conftest）。"""
     assert not MISSING, f"CI 中缺少 {MISSING}：.ci/run 应当安装它们"
-    shutil.rmtree(ROOT / "_build" / "latex", ignore_errors=True)
-    result = run_jupyter_book(
-        ".", "--builder", "pdflatex", "-W", "-n", "--keep-going"
-    )
     path = ROOT / "_build" / "latex" / "book.pdf"
-    log = result.stdout + result.stderr
-    assert result.returncode == 0 and path.is_file(), log[-5000:]
+    log = pdf_build.stdout + pdf_build.stderr
+    assert pdf_build.returncode == 0 and path.is_file(), log[-5000:]
     return path
 
 
