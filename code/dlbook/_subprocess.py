@@ -2,15 +2,18 @@
 
 还有让本书启动的 TensorFlow 子进程启动和退出得快一些的两个函数：
 :func:`skip_optional_imports` 和 :func:`import_tensorflow_quickly`
-（后者也用在每页内核的 :func:`dlbook.setup` 里）。
+（后者也用在每页内核的 :func:`dlbook.setup` 里，并固定 TensorFlow 的
+线程数，见 :data:`DEFAULT_THREADS`）。
 """
 
 import gc
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import warnings
 
 
 class Child:
@@ -108,6 +111,57 @@ def skip_optional_imports(names=OPTIONAL_IMPORTS) -> None:
         sys.modules.setdefault(name, None)
 
 
+#: 全书固定的 TensorFlow 算子内（intra-op）线程数。线程数不同，卷积与
+#: 求和按线程切分的方式就不同，浮点数相加的顺序随之改变，训练出的数字
+#: 在末几位上就不同（在 2 核的机器上实测：用 1、4、8 个线程训练同一个
+#: 小 CNN，损失都与 2 个线程时不同）。固定它，读者在核数不同的机器上
+#: 也能得到与书上相同的数字。环境变量 ``DLBOOK_THREADS`` 可以改它；
+#: 0 表示不固定，用 TensorFlow 的默认值（CPU 核数）。
+DEFAULT_THREADS = 2
+THREADS_ENV = "DLBOOK_THREADS"
+
+
+def book_threads() -> int:
+    """本书要用的算子内线程数：``DLBOOK_THREADS``，没有设置时为 2。"""
+    raw = os.environ.get(THREADS_ENV, str(DEFAULT_THREADS))
+    try:
+        threads = int(raw)
+    except ValueError:
+        threads = -1
+    if threads < 0:
+        raise ValueError(
+            f"环境变量 {THREADS_ENV}={raw!r} 不是非负整数：请设成线程数"
+            f"（如 {DEFAULT_THREADS}），或设成 0 以使用 TensorFlow 的默认值，"
+            "或者删掉它。"
+        )
+    return threads
+
+
+def pin_threads(tf) -> None:
+    """把 TensorFlow 的算子内线程数设为 :func:`book_threads`。
+
+    只能在 TensorFlow 执行第一个运算之前设置；已经晚了时给出警告，
+    说明本进程的数字可能与书上的不同，而不是报错中断。
+    """
+    threads = book_threads()
+    threading_config = tf.config.threading
+    if threads == 0:
+        return
+    if threading_config.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        threading_config.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        warnings.warn(
+            f"TensorFlow 已经执行过运算，算子内线程数无法再设为 {threads}"
+            f"（{THREADS_ENV}）：本进程算出的数字可能在末几位上与书上不同。"
+            "请在执行任何 TensorFlow 运算之前调用 dlbook.setup()，"
+            "或重启内核后再运行。",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def import_tensorflow_quickly():
     """导入 TensorFlow（连同它顺带导入的 Keras），导入期间暂停循环垃圾回收。
 
@@ -116,17 +170,20 @@ def import_tensorflow_quickly():
     移出回收范围（``gc.freeze``），之后的回收、以及解释器退出时的清理
     都不必再扫它们（又省 1 秒多）。结果不变：只是少做了无用的扫描。
 
-    TensorFlow 已经导入时什么都不做：此时再 ``gc.freeze`` 会把之后的
-    垃圾（例如前面单元里建过的模型）永远留在内存里。
+    TensorFlow 已经导入时不再导入：此时再 ``gc.freeze`` 会把之后的
+    垃圾（例如前面单元里建过的模型）永远留在内存里。两种情况下都用
+    :func:`pin_threads` 固定线程数。
     """
     if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import tensorflow as tf
-    finally:
-        if enabled:
-            gc.freeze()
-            gc.enable()
+        tf = sys.modules["tensorflow"]
+    else:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            import tensorflow as tf
+        finally:
+            if enabled:
+                gc.freeze()
+                gc.enable()
+    pin_threads(tf)
     return tf

@@ -16,6 +16,7 @@ def environment() -> dict[str, str]:
     import numpy as np
     import tensorflow as tf
 
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
     gpus = tf.config.list_physical_devices("GPU")
     device = f"{len(gpus)} 块 GPU" if gpus else "仅 CPU"
     return {
@@ -27,6 +28,7 @@ def environment() -> dict[str, str]:
         "Matplotlib": matplotlib.__version__,
         "操作系统": f"{platform.system()} {platform.machine()}",
         "CPU 核数": str(os.cpu_count()),
+        "TensorFlow 算子内线程数": str(threads) if threads else "默认",
         "计算设备": device,
     }
 

@@ -104,3 +104,91 @@ def test_setup_leaves_garbage_collection_on():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _intra_threads_after_setup(env_value, run_first=""):
+    """在新的解释器里调用 setup，返回 (线程数, stderr)。"""
+    code = (
+        "import dlbook, tensorflow as tf\n"
+        f"{run_first}\n"
+        "dlbook.setup()\n"
+        "dlbook.setup()  # 再调用一次也无妨\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DLBOOK_THREADS"}
+    if env_value is not None:
+        env["DLBOOK_THREADS"] = env_value
+    out = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "env_value, expected", [(None, "2"), ("3", "3"), ("0", "0")]
+)
+def test_setup_pins_the_intra_op_threads(env_value, expected):
+    """默认固定为 2 个线程；DLBOOK_THREADS 可以改，0 表示不固定。"""
+    out = _intra_threads_after_setup(env_value)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == expected
+    assert "RuntimeWarning" not in out.stderr
+
+
+@pytest.mark.slow
+def test_setup_after_a_tensorflow_op_warns_that_numbers_may_differ():
+    out = _intra_threads_after_setup("2", run_first="tf.ones(2) + 1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "RuntimeWarning" in out.stderr and "DLBOOK_THREADS" in out.stderr
+    assert "dlbook.setup()" in out.stderr
+
+
+def test_bad_thread_count_names_the_variable(monkeypatch):
+    from dlbook._subprocess import book_threads
+
+    for bad in ("two", "-1", ""):
+        monkeypatch.setenv("DLBOOK_THREADS", bad)
+        with pytest.raises(ValueError, match="DLBOOK_THREADS") as err:
+            book_threads()
+        assert repr(bad) in str(err.value)
+    monkeypatch.setenv("DLBOOK_THREADS", "4")
+    assert book_threads() == 4
+    monkeypatch.delenv("DLBOOK_THREADS")
+    assert book_threads() == 2
+
+
+TRAIN_A_SMALL_CNN = """
+import dlbook
+dlbook.setup()
+import numpy as np
+from dlbook.data import load_mnist
+from dlbook.models import CNN_LR, build_cnn, compile_model
+(X, y), _ = load_mnist()
+model = compile_model(build_cnn(), CNN_LR, 4)
+model.fit(X[:512, ..., None], y[:512], epochs=1, batch_size=128, verbose=0)
+print(repr([float(np.sum(w)) for w in model.get_weights()]))
+"""
+
+
+@pytest.mark.slow
+def test_the_thread_count_changes_the_numbers():
+    """固定线程数的理由（前言）：1 个或 8 个线程训练出的权重与 2 个不同。"""
+    results = {}
+    for threads in ("1", "2", "8"):
+        env = {**os.environ, "DLBOOK_THREADS": threads}
+        out = subprocess.run(
+            [sys.executable, "-c", TRAIN_A_SMALL_CNN],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        results[threads] = out.stdout.split("\n")[-2]
+    assert results["1"] != results["2"]
+    assert results["8"] != results["2"]
