@@ -608,6 +608,8 @@ def _caption_cell(cell: dict, ctx: Context) -> dict | None:
     name = figure.get("name")
     found = ctx.xref("numref", name, None) if name else None
     caption = convert_inline(str(figure["caption"]).strip(), ctx)
+    # 元数据里的图题也换成转换后的文字：笔记本再交给 myst-nb 时不残留角色。
+    figure["caption"] = caption
     text = f"*{found[0]}：{caption}*" if found else f"*{caption}*"
     new = {"cell_type": "markdown", "metadata": {}, "source": text}
     if "id" in cell:
@@ -641,9 +643,13 @@ def convert_notebook(notebook: dict, ctx: Context) -> dict:
 
 
 def leftover_myst(notebook: dict) -> list[str]:
-    """笔记本 Markdown 单元中残留的 MyST 语法（每处一行）。"""
+    """笔记本 Markdown 单元与图题元数据中残留的 MyST 语法（每处一行）。"""
     found = []
     for n, cell in enumerate(notebook.get("cells", [])):
+        figure = (cell.get("metadata", {}).get("mystnb") or {}).get("figure")
+        if isinstance(figure, dict) and figure.get("caption"):
+            caption = str(figure["caption"])
+            found += [f"单元 {n} 的图题: {m}" for m in myst_in(caption)]
         if cell.get("cell_type") != "markdown":
             continue
         source = cell.get("source", "")

@@ -390,6 +390,10 @@ def test_convert_notebook_adds_captions_and_marks_it():
     assert caption["cell_type"] == "markdown"
     assert caption["source"] == "*图 2：曲线 池化层（pooling layer）*"
     assert caption["id"] == "c1-caption"
+    # 元数据里的图题也转换了，原来的笔记本则仍被查出残留的角色
+    figure = out["cells"][1]["metadata"]["mystnb"]["figure"]
+    assert figure["caption"] == "曲线 池化层（pooling layer）"
+    assert any("图题" in p for p in nbs.leftover_myst(raw))
     assert out["metadata"][nbs.MARK] and "jupytext" not in out["metadata"]
     assert nbs.leftover_myst(out) == []
 
