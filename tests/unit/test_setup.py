@@ -11,6 +11,17 @@ import dlbook
 from dlbook import envinfo
 
 
+def _python(code, env, *flags):
+    """在新的解释器里运行 ``code``，返回 CompletedProcess（不抛出）。"""
+    return subprocess.run(
+        [sys.executable, *flags, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_import_fills_in_quiet_environment_but_respects_the_reader():
     """导入 dlbook 补上缺少的变量，读者自己设了的值保留（setdefault）。"""
     code = (
@@ -19,14 +30,8 @@ def test_import_fills_in_quiet_environment_but_respects_the_reader():
     )
     env = {k: v for k, v in os.environ.items() if k not in dlbook.QUIET_ENV}
     env["TF_CPP_MIN_LOG_LEVEL"] = "1"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    out = _python(code, env)
+    assert out.returncode == 0, out.stderr[-2000:]
     import json
 
     seen = json.loads(out.stdout)
@@ -50,14 +55,8 @@ def test_importing_tensorflow_after_dlbook_prints_no_log_lines():
         for k, v in os.environ.items()
         if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
     }
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    out = _python(code, env)
+    assert out.returncode == 0, out.stderr[-2000:]
     assert out.stderr.strip() == "", out.stderr
     assert "oneDNN" not in out.stdout
 
@@ -118,14 +117,7 @@ def _intra_threads_after_setup(env_value, run_first=""):
     env = {k: v for k, v in os.environ.items() if k != "DLBOOK_THREADS"}
     if env_value is not None:
         env["DLBOOK_THREADS"] = env_value
-    out = subprocess.run(
-        [sys.executable, "-W", "always", "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return out
+    return _python(code, env, "-W", "always")
 
 
 @pytest.mark.slow
@@ -181,13 +173,7 @@ def test_the_thread_count_changes_the_numbers():
     results = {}
     for threads in ("1", "2", "8"):
         env = {**os.environ, "DLBOOK_THREADS": threads}
-        out = subprocess.run(
-            [sys.executable, "-c", TRAIN_A_SMALL_CNN],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        out = _python(TRAIN_A_SMALL_CNN, env)
         assert out.returncode == 0, out.stderr[-2000:]
         results[threads] = out.stdout.split("\n")[-2]
     assert results["1"] != results["2"]
