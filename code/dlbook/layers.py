@@ -105,6 +105,68 @@ class Dropout(Layer):
         return dY if self.mask is None else dY * self.mask
 
 
+class BatchNorm(Layer):
+    """批量归一化：每个特征（列）按本批的均值与方差归一化，再缩放平移。
+
+    训练时用本批的统计量，并更新滑动平均；推理时用滑动平均。默认的
+    ``momentum`` 与 ``epsilon`` 与 ``keras.layers.BatchNormalization`` 相同。
+    """
+
+    def __init__(self, n: int, momentum: float = 0.99, epsilon: float = 1e-3):
+        super().__init__()
+        if int(n) < 1:
+            raise ValueError(f"BatchNorm 的宽度应为正整数，收到 n={n!r}。")
+        if not 0 <= momentum < 1:
+            raise ValueError(
+                f"BatchNorm 的 momentum 应在 [0, 1) 内，收到 {momentum!r}；"
+                "它是滑动平均保留旧值的比例（Keras 默认 0.99）。"
+            )
+        if not epsilon > 0:
+            raise ValueError(
+                f"BatchNorm 的 epsilon 应为正数，收到 {epsilon!r}；"
+                "它防止方差为 0 时除以 0（Keras 默认 1e-3）。"
+            )
+        self.momentum, self.epsilon = momentum, epsilon
+        self.params = {"gamma": np.ones(n), "beta": np.zeros(n)}
+        self.moving_mean, self.moving_var = np.zeros(n), np.ones(n)
+
+    def forward(self, X, training=False):
+        X = np.asarray(X)
+        n = len(self.params["gamma"])
+        if X.ndim != 2 or X.shape[1] != n:
+            raise ValueError(
+                f"BatchNorm 需要形状 (批量大小, {n}) 的输入，收到 {X.shape}；"
+                "请检查上一层的宽度。"
+            )
+        return self._forward(X, training)
+
+    def _forward(self, X, training):
+        if training:  # 本批的统计量；滑动平均只在训练时更新
+            mean, var = X.mean(axis=0), X.var(axis=0)
+            rho = self.momentum
+            self.moving_mean = rho * self.moving_mean + (1 - rho) * mean
+            self.moving_var = rho * self.moving_var + (1 - rho) * var
+        else:
+            mean, var = self.moving_mean, self.moving_var
+        self.training = training
+        self.std = np.sqrt(var + self.epsilon)
+        self.X_hat = (X - mean) / self.std  # 反向要用
+        return self.params["gamma"] * self.X_hat + self.params["beta"]
+
+    def backward(self, dY):
+        self.grads["gamma"] = (dY * self.X_hat).sum(axis=0)
+        self.grads["beta"] = dY.sum(axis=0)
+        dX_hat = dY * self.params["gamma"]
+        if not self.training:  # 均值、方差是常数：逐元素缩放
+            return dX_hat / self.std
+        # 均值与方差也随 X 变化，于是多出两项（推导见正文）
+        return (
+            dX_hat
+            - dX_hat.mean(axis=0)
+            - self.X_hat * (dX_hat * self.X_hat).mean(axis=0)
+        ) / self.std
+
+
 class SoftmaxCrossEntropy:
     """softmax 交叉熵损失（批量平均），输入是 logits。"""
 

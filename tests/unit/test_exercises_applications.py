@@ -155,3 +155,43 @@ def test_check_confident_thresholds():
     _rejects(A.check_confident_thresholds, all_samples, "所有样本")
     _rejects(A.check_confident_thresholds, max_prob, "最大概率")
     _rejects(A.check_confident_thresholds, scalar, "一维数组")
+
+
+def test_check_bn_backward():
+    def right(dY, X_hat, gamma, std):
+        q = dY * gamma
+        return (q - q.mean(axis=0) - X_hat * (q * X_hat).mean(axis=0)) / std
+
+    assert "通过" in A.check_bn_backward(right)
+    _rejects(
+        A.check_bn_backward,
+        lambda dY, X_hat, gamma, std: dY * gamma / std,
+        "当成了常数",
+    )
+    _rejects(
+        A.check_bn_backward,
+        lambda dY, X_hat, gamma, std: (
+            (dY * gamma - (dY * gamma).mean(0)) / std
+        ),
+        "还缺与 x̂ 有关",
+    )
+    _rejects(
+        A.check_bn_backward,
+        lambda dY, X_hat, gamma, std: right(dY, X_hat, 1.0, std),
+        "忘了乘 γ",
+    )
+    _rejects(
+        A.check_bn_backward,
+        lambda dY, X_hat, gamma, std: right(dY, X_hat, gamma, 1.0),
+        "忘了除以 σ̂",
+    )
+    _rejects(
+        A.check_bn_backward,
+        lambda dY, X_hat, gamma, std: right(dY, X_hat, gamma, std)[:1],
+        "形状",
+    )
+    _rejects(
+        A.check_bn_backward,
+        lambda dY, X_hat, gamma, std: None.shape,
+        "AttributeError",
+    )

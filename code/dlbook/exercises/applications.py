@@ -257,3 +257,69 @@ __all__ = [
     "check_conv_params",
     "check_mcnemar_p",
 ]
+
+
+def bn_backward_reference(dY, X_hat, gamma, std):
+    """训练模式下批量归一化对输入的梯度（参考答案，即
+    :meth:`dlbook.layers.BatchNorm.backward`）。"""
+    from dlbook.layers import BatchNorm
+
+    layer = BatchNorm(len(gamma))
+    layer.params["gamma"] = np.asarray(gamma, dtype=float)
+    layer.X_hat, layer.std, layer.training = X_hat, std, True
+    return layer.backward(np.asarray(dY, dtype=float))
+
+
+def _bn_cases(seed=0):
+    from dlbook.layers import BatchNorm
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for m, n in ((4, 3), (7, 2), (16, 5), (2, 1)):
+        layer = BatchNorm(n)
+        layer.params["gamma"] = rng.normal(1.0, 0.8, size=n)
+        layer.forward(rng.normal(2.0, 3.0, size=(m, n)), training=True)
+        dY = rng.normal(size=(m, n))
+        cases.append((dY, layer.X_hat, layer.params["gamma"], layer.std))
+    return cases
+
+
+def _diagnose_bn(case, got, want):
+    dY, X_hat, gamma, std = case
+    if np.shape(got) != np.shape(want):
+        return "返回值的形状应与 dY 相同：(批量大小, 特征数)。"
+    q = dY * gamma  # 对 x̂ 的梯度
+    q_mean, qx_mean = q.mean(axis=0), (q * X_hat).mean(axis=0)
+    m = len(dY)
+    wrong = [
+        (q / std, "把均值和方差当成了常数：训练时它们也随输入变化，"
+         "还要减去两个平均。"),
+        ((q - q_mean) / std, "只减去了 q 的平均，还缺与 x̂ 有关的那一项。"),
+        ((q - m * q_mean - X_hat * m * qx_mean) / std,
+         "两项用了求和而不是平均（忘了除以 m）。"),
+        (want / gamma, "忘了乘 γ：上游梯度乘上 γ 才是对 x̂ 的梯度。"),
+        (want * std, "最后忘了除以 σ̂（std）。"),
+    ]  # fmt: skip
+    for value, hint in wrong:
+        if np.allclose(got, value, atol=1e-8):
+            return hint
+    return ""
+
+
+def check_bn_backward(fn):
+    """检查读者写的批量归一化反向传播 ``fn(dY, X_hat, gamma, std)``。
+
+    参数是训练模式的前向留下的量：上游梯度 dY、归一化后的 X_hat、
+    缩放 gamma（每个特征一个）与 std = sqrt(本批方差 + epsilon)。
+
+    Raises:
+        ExerciseError: 说明哪个用例、错在哪里；认得出的错法会点明。
+    """
+    return compare_on_cases(
+        fn,
+        bn_backward_reference,
+        _bn_cases(),
+        name="你的 bn_backward",
+        diagnose=_diagnose_bn,
+        atol=1e-8,
+    )
