@@ -25,10 +25,16 @@ def book_env(**extra) -> dict:
     return env
 
 
-def run_jupyter_book(*args, cwd=ROOT, timeout=3600, env=None):
-    """运行 ``jupyter-book build``，返回 CompletedProcess（不抛出）。"""
+def run_jupyter_book(*args, cwd=ROOT, timeout=3600, env=None, niceness=0):
+    """运行 ``jupyter-book build``，返回 CompletedProcess（不抛出）。
+
+    ``niceness`` > 0 时降低它（及它启动的 xelatex 等）的优先级。
+    """
+    cmd = [JB, "build", *args]
+    if niceness and shutil.which("nice"):
+        cmd = ["nice", "-n", str(niceness), *cmd]
     return subprocess.run(
-        [JB, "build", *args],
+        cmd,
         cwd=cwd,
         env=book_env() if env is None else env,
         capture_output=True,
@@ -38,7 +44,11 @@ def run_jupyter_book(*args, cwd=ROOT, timeout=3600, env=None):
 
 
 class BackgroundBuild:
-    """在后台线程中运行一次 ``jupyter-book build``；``wait()`` 返回结果。"""
+    """在后台线程中运行一次 ``jupyter-book build``；``wait()`` 返回结果。
+
+    它以较低的优先级（nice 10，与后台重新执行的内核相同）运行：前台的
+    测试一个接一个，是整个会话的关键路径，后台只用它剩下的 CPU。
+    """
 
     def __init__(self, *args):
         self.args = args
@@ -59,7 +69,7 @@ class BackgroundBuild:
     def _run(self):
         began = time.monotonic()
         try:
-            self._outcome = run_jupyter_book(*self.args)
+            self._outcome = run_jupyter_book(*self.args, niceness=10)
         except Exception as err:  # 在等待它的线程中重新抛出
             self._outcome = err
         self.seconds = time.monotonic() - began

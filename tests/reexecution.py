@@ -15,7 +15,6 @@
 最后剩下的都是短页，两个线程几乎同时结束。
 """
 
-import os
 import tempfile
 import threading
 import time
@@ -57,20 +56,6 @@ def built_seconds() -> dict[str, float]:
             page = str(path.relative_to(ROOT).with_suffix(""))
             seconds[page] = float(record.data.get("execution_seconds", 0))
     return seconds
-
-
-def signal_done() -> None:
-    """告诉 ``.ci/run``：两个核空出了一个。
-
-    重新执行结束（或不会进行）时，以及其余测试都已跑完、只剩可复现性
-    测试在等待重新执行时，各调用一次（先到者生效）。``.ci/run`` 把
-    Python 3.12、3.13 的单元测试排在这之后，让它们填进会话末尾只有一个
-    进程在跑的那段时间，而不是与整本书的构建抢 CPU。
-    环境变量 ``BOOK_CI_IDLE_MARK`` 没有设置时什么都不做。
-    """
-    mark = os.environ.get("BOOK_CI_IDLE_MARK")
-    if mark:
-        Path(mark).touch()
 
 
 class WarmKernel:
@@ -187,7 +172,6 @@ class Reexecution:
                 self.seconds[page] = time.monotonic() - began
                 if len(self.seconds) == len(self.pages):
                     self.finished = time.monotonic()
-                    signal_done()
                 self._done[page].set()
             page, warm = following, upcoming
 
