@@ -14,10 +14,8 @@ HTML 构建之后，两件事在后台进行，与其余测试同时：每页在
 都跑完才开始；可复现性测试也读它们，排在最后，先等 PDF 构建结束。
 """
 
-import os
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
@@ -32,11 +30,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(slow)
-    # 可复现性测试放到最后：它们只是等待后台的重新执行，排在最后时，
-    # 等待之前的 PDF、工具与单元测试都与重新执行同时进行。
-    items.sort(
-        key=lambda item: "reexecution" in getattr(item, "fixturenames", ())
-    )
+    # 顺序：先是不用整本书构建的测试（单元、工具……），再是用构建的，
+    # 可复现性测试在最后。构建之后，后台的重新执行与 PDF 构建同前台的
+    # 测试一起用满两个核；可复现性测试只是等重新执行做完，排在最后时，
+    # 会话结尾两个内核仍在执行，不会只剩前台一条线在跑。
+    items.sort(key=_phase)
     # 记下本次要比对的页面：整本书一构建完就在后台重新执行它们。
     config.dlbook_reexecute = [
         item.callspec.params["page"]
@@ -45,25 +43,19 @@ def pytest_collection_modifyitems(config, items):
     ]
 
 
+def _phase(item) -> int:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if "reexecution" in fixtures:
+        return 2
+    return 1 if BOOK_FIXTURES & fixtures else 0
+
+
 def pytest_runtest_setup(item):
     """读构建出的笔记本的最后一个测试之后，在后台开始 PDF 构建。"""
     pdf = getattr(item.config, "dlbook_pdf", None)
     if pdf is not None and not pdf.started:
         if item.session.items.index(item) > item.config.dlbook_last_reader:
             _start_pdf(pdf)
-
-
-def _signal_built() -> None:
-    """告诉 ``.ci/run``：整本书的 HTML 构建结束了（成功与否）。
-
-    ``.ci/run`` 在这之后才在后台（nice 19）开始 Python 3.12、3.13 的
-    单元测试：构建用满两个核，而且在关键路径上；之后它们只用前台与
-    后台重新执行剩下的 CPU，启动时读盘、导入 TensorFlow 的时间也与
-    其余测试重叠。环境变量 ``BOOK_CI_BUILT_MARK`` 没有设置时什么都不做。
-    """
-    mark = os.environ.get("BOOK_CI_BUILT_MARK")
-    if mark:
-        Path(mark).touch()
 
 
 def _start_pdf(pdf: BackgroundBuild) -> None:
@@ -82,7 +74,6 @@ def html_build(request):
     start = time.monotonic()
     result = run_jupyter_book(".", "--all", "-W", "-n", "--keep-going")
     request.config.dlbook_build_seconds = time.monotonic() - start
-    _signal_built()
     pages = request.config.dlbook_reexecute
     from reexecution import Reexecution
 
