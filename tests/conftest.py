@@ -28,7 +28,7 @@ BOOK_FIXTURES = {"html_build", "pdf_build"}
 def pytest_collection_modifyitems(config, items):
     slow = pytest.mark.slow
     for item in items:
-        if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if BOOK_FIXTURES & set(_fixtures(item)):
             item.add_marker(slow)
     # 顺序：先是不用整本书构建的测试（单元、工具……），再是用构建的，
     # 可复现性测试在最后。构建之后，后台的重新执行与 PDF 构建同前台的
@@ -39,12 +39,16 @@ def pytest_collection_modifyitems(config, items):
     config.dlbook_reexecute = [
         item.callspec.params["page"]
         for item in items
-        if "reexecution" in getattr(item, "fixturenames", ())
+        if "reexecution" in _fixtures(item)
     ]
 
 
+def _fixtures(item):
+    return getattr(item, "fixturenames", ())
+
+
 def _phase(item) -> int:
-    fixtures = set(getattr(item, "fixturenames", ()))
+    fixtures = set(_fixtures(item))
     if "reexecution" in fixtures:
         return 2
     return 1 if BOOK_FIXTURES & fixtures else 0
@@ -97,10 +101,6 @@ def html_build(request):
 
 #: PDF 构建的参数（与 README 相同）。
 PDF_ARGS = (".", "--builder", "pdflatex", "-W", "-n", "--keep-going")
-
-
-def _fixtures(item):
-    return getattr(item, "fixturenames", ())
 
 
 @pytest.fixture(scope="session")
