@@ -249,16 +249,6 @@ def check_confident_thresholds(fn):
     )
 
 
-__all__ = [
-    "ExerciseError",
-    "check_aspect_size",
-    "check_confident_thresholds",
-    "check_confusion_matrix",
-    "check_conv_params",
-    "check_mcnemar_p",
-]
-
-
 def bn_backward_reference(dY, X_hat, gamma, std):
     """训练模式下批量归一化对输入的梯度（参考答案，即
     :meth:`dlbook.layers.BatchNorm.backward`）。"""
@@ -323,3 +313,14 @@ def check_bn_backward(fn):
         diagnose=_diagnose_bn,
         atol=1e-8,
     )
+
+
+__all__ = [
+    "ExerciseError",
+    "check_aspect_size",
+    "check_bn_backward",
+    "check_confident_thresholds",
+    "check_confusion_matrix",
+    "check_conv_params",
+    "check_mcnemar_p",
+]
